@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+)
+
+// config is everything the service reads from its environment; README.md
+// has the same table for users.
+type config struct {
+	Port            int           // PORT
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: below Docker's 10 s stop grace period
+	LogFormat       string        // LOG_FORMAT: json or text
+	LogLevel        slog.Level    // LOG_LEVEL: debug, info, warn or error
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	cfg := config{
+		Port:            1323,
+		ShutdownTimeout: 5 * time.Second,
+		LogFormat:       "json",
+		LogLevel:        slog.LevelInfo,
+	}
+	if v := getenv("PORT"); v != "" {
+		port, err := strconv.Atoi(v)
+		if err != nil || port < 1 || port > 65535 {
+			return cfg, fmt.Errorf("PORT=%q: want a port number from 1 to 65535", v)
+		}
+		cfg.Port = port
+	}
+	if v := getenv("SHUTDOWN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("SHUTDOWN_TIMEOUT=%q: want a positive duration such as 5s", v)
+		}
+		cfg.ShutdownTimeout = d
+	}
+	if v := getenv("LOG_FORMAT"); v != "" {
+		if v != "json" && v != "text" {
+			return cfg, fmt.Errorf("LOG_FORMAT=%q: want json or text", v)
+		}
+		cfg.LogFormat = v
+	}
+	if v := getenv("LOG_LEVEL"); v != "" {
+		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return cfg, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", v)
+		}
+	}
+	return cfg, nil
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    config
+		wantErr string // substring of the error; empty means no error
+	}{
+		{
+			name: "defaults",
+			want: config{Port: 1323, ShutdownTimeout: 5 * time.Second, LogFormat: "json", LogLevel: slog.LevelInfo},
+		},
+		{
+			name: "everything set",
+			env:  map[string]string{"PORT": "8080", "SHUTDOWN_TIMEOUT": "2500ms", "LOG_FORMAT": "text", "LOG_LEVEL": "debug"},
+			want: config{Port: 8080, ShutdownTimeout: 2500 * time.Millisecond, LogFormat: "text", LogLevel: slog.LevelDebug},
+		},
+		{name: "port not a number", env: map[string]string{"PORT": "abc"}, wantErr: `PORT="abc"`},
+		{name: "port zero", env: map[string]string{"PORT": "0"}, wantErr: `PORT="0"`},
+		{name: "port too big", env: map[string]string{"PORT": "65536"}, wantErr: `PORT="65536"`},
+		{name: "timeout without unit", env: map[string]string{"SHUTDOWN_TIMEOUT": "5"}, wantErr: `SHUTDOWN_TIMEOUT="5"`},
+		{name: "negative timeout", env: map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, wantErr: `SHUTDOWN_TIMEOUT="-1s"`},
+		{name: "unknown log format", env: map[string]string{"LOG_FORMAT": "xml"}, wantErr: `LOG_FORMAT="xml"`},
+		{name: "unknown log level", env: map[string]string{"LOG_LEVEL": "loud"}, wantErr: `LOG_LEVEL="loud"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := loadConfig(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("config = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
