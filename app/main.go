@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -48,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if *showVersion {
-		_, err := fmt.Fprintf(stdout, "go-webapp %s (commit %s, built %s)\n", version, commit, date)
+		_, err := fmt.Fprintf(stdout, "%s %s (commit %s, built %s)\n", filepath.Base(args[0]), version, commit, date)
 		return err
 	}
 
@@ -97,22 +99,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // checkHealth is what the image's HEALTHCHECK runs, so the runner needs
-// neither curl nor wget.
+// neither curl nor wget. It speaks HTTP over a plain connection rather than
+// through http.Client: the client's transport would add about 0.5 MB to a
+// binary that only serves.
 func checkHealth(ctx context.Context, port int) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	url := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + "/healthz"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer conn.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	req.Close = true
+	if err := req.Write(conn); err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: %s answered %s", url, resp.Status)
+		return fmt.Errorf("healthcheck: %s answered %s", req.URL, resp.Status)
 	}
 	return nil
 }

@@ -62,7 +62,9 @@ func startRun(t *testing.T, ctx context.Context) (addr string, stdout *syncBuffe
 	env := map[string]string{"PORT": port}
 	stdout = &syncBuffer{}
 	result := make(chan error, 1)
-	go func() { result <- run(ctx, []string{"go-webapp"}, func(k string) string { return env[k] }, stdout, io.Discard) }()
+	go func() {
+		result <- run(ctx, []string{"go-webapp"}, func(k string) string { return env[k] }, stdout, io.Discard)
+	}()
 	waitFor(t, "server started", func() bool { return strings.Contains(stdout.String(), "server started") })
 	return "127.0.0.1:" + port, stdout, result
 }

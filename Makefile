@@ -1,0 +1,87 @@
+# The verbs of go-webapp. `make` alone lists them.
+#
+# Every variable below can be overridden: make prod IMAGE=acme/shop ALPINE_VERSION=3.20
+
+# The image name: the one place it is written.
+IMAGE          ?= go-webapp
+GO_VERSION     ?= 1.26
+ALPINE_VERSION ?= 3.12
+# Empty: the engine's own platform. Set for another: PLATFORM=linux/arm64
+PLATFORM       ?=
+HOST_PORT      ?= 1323
+
+# Version metadata from git, with fallbacks for a tarball without .git.
+# BUILD_DATE is the commit's date, so rebuilding a commit gives the same image.
+VERSION    ?= $(or $(shell git describe --tags --always --dirty 2>/dev/null),dev)
+COMMIT     ?= $(or $(shell git rev-parse --short HEAD 2>/dev/null),unknown)
+BUILD_DATE ?= $(or $(shell git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null),unknown)
+SOURCE     ?= $(shell git config --get remote.origin.url 2>/dev/null)
+
+DOCKERFILE := docker/Dockerfile
+LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(BUILD_DATE)
+# GOPROXY, GOPRIVATE and GOFLAGS without a value: docker takes them from the
+# environment when set there, for builds behind a module mirror.
+BUILD_ARGS := --build-arg GO_VERSION=$(GO_VERSION) --build-arg ALPINE_VERSION=$(ALPINE_VERSION) \
+	--build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg BUILD_DATE=$(BUILD_DATE) \
+	--build-arg TITLE=$(notdir $(IMAGE)) --build-arg SOURCE=$(SOURCE) \
+	--build-arg GOPROXY --build-arg GOPRIVATE --build-arg GOFLAGS \
+	$(if $(PLATFORM),--platform $(PLATFORM))
+
+export TZ := UTC
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: dev
+dev: ## Start the hot-reload dev container (same as docker compose up)
+	docker compose up --build
+
+.PHONY: prod
+prod: ## Build the production image, tagged IMAGE:latest and IMAGE:VERSION
+	docker buildx build --load -f $(DOCKERFILE) --target runner $(BUILD_ARGS) \
+		-t $(IMAGE):latest -t $(IMAGE):$(VERSION) .
+
+.PHONY: prod-scratch
+prod-scratch: ## Build the smallest image, FROM scratch, as IMAGE:scratch
+	docker buildx build --load -f $(DOCKERFILE) --target runner-scratch $(BUILD_ARGS) \
+		-t $(IMAGE):scratch .
+
+.PHONY: run-prod
+run-prod: ## Run IMAGE:latest on 127.0.0.1:HOST_PORT
+	docker run --rm -p 127.0.0.1:$(HOST_PORT):1323 $(IMAGE):latest
+
+.PHONY: build
+build: ## Build the binary on the host into bin/app
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/app ./app
+
+.PHONY: test
+test: test-unit test-e2e ## Run every test: unit, then end-to-end against Docker
+
+.PHONY: test-unit
+test-unit: ## Run the Go tests that need no Docker, with the race detector
+	go test -race -count=1 ./...
+
+.PHONY: test-e2e
+test-e2e: ## Run the end-to-end tests: images, containers and compose, as a user runs them
+	cd e2e && go test -count=1 -timeout 30m ./...
+
+.PHONY: lint
+lint: ## gofmt, go vet, staticcheck, and the Dockerfile against BuildKit's rules
+	@out=$$(gofmt -l app e2e); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	cd e2e && go vet ./...
+	cd e2e && go tool staticcheck ./...
+	cd e2e && go tool staticcheck -checks inherit ../app/...
+	cd e2e && go run ./cmd/dockerfilelint ../$(DOCKERFILE)
+
+.PHONY: clean
+clean: ## Remove bin/ and the images this Makefile built
+	rm -rf bin
+	-docker image rm $(IMAGE):latest $(IMAGE):$(VERSION) $(IMAGE):scratch 2>/dev/null
+
+# print-VAR prints a variable, for the end-to-end tests: make -s print-IMAGE
+print-%:
+	@echo '$($*)'

@@ -1,0 +1,48 @@
+package e2e
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestMakeAloneListsEveryTarget: `make` with no target prints help, and the
+// help names every target of the Makefile with its one-line description.
+func TestMakeAloneListsEveryTarget(t *testing.T) {
+	makefile, err := os.ReadFile(repoRoot + "/Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	help := command(t, repoRoot, nil, "make")
+	targets := regexp.MustCompile(`(?m)^([a-z0-9-]+):`).FindAllStringSubmatch(string(makefile), -1)
+	if len(targets) < 10 {
+		t.Fatalf("found only %d targets in the Makefile", len(targets))
+	}
+	for _, m := range targets {
+		line := regexp.MustCompile(`(?m)^  make ` + regexp.QuoteMeta(m[1]) + ` +\S.*$`).FindString(help)
+		if line == "" {
+			t.Errorf("make's help has no line for %q:\n%s", m[1], help)
+		}
+	}
+}
+
+// TestWithoutDockerTheE2ETestsFailWithOneLine: pointed at an engine that is
+// not there, the end-to-end tests fail (they are not skipped) and say how to
+// start Docker.
+func TestWithoutDockerTheE2ETestsFailWithOneLine(t *testing.T) {
+	out, err := tryCommand(".", []string{"DOCKER_HOST=unix:///nonexistent/docker.sock"},
+		"go", "test", "-count=1", "-run", "^TestProdImageIsTaggedLatestAndVersion$", ".")
+	if err == nil {
+		t.Fatalf("go test passed without Docker:\n%s", out)
+	}
+	var hints []string
+	for line := range strings.Lines(out) {
+		if strings.Contains(line, "Docker is not reachable") {
+			hints = append(hints, line)
+		}
+	}
+	if len(hints) != 1 || !strings.Contains(hints[0], "make test-unit") {
+		t.Errorf("want exactly one line saying Docker is not reachable and how to go on; got:\n%s", out)
+	}
+}

@@ -1,0 +1,232 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"debug/elf"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The tests build the production images once, under a name of their own so
+// that a user's go-webapp:latest is left alone.
+var (
+	testImage = uniqueName("go-webapp-e2e-")
+	builds    sync.Map // make target -> *imageBuild
+)
+
+type imageBuild struct {
+	once sync.Once
+	out  string
+	err  error
+}
+
+// makeImage runs `make <target> IMAGE=testImage` once per test binary and
+// returns the image reference it produced.
+func makeImage(t *testing.T, target string) string {
+	t.Helper()
+	b, _ := builds.LoadOrStore(target, &imageBuild{})
+	build := b.(*imageBuild)
+	build.once.Do(func() {
+		build.out, build.err = tryCommand(repoRoot, nil, "make", target, "IMAGE="+testImage)
+	})
+	if build.err != nil {
+		t.Fatalf("make %s: %v\n%s", target, build.err, build.out)
+	}
+	if target == "prod-scratch" {
+		return testImage + ":scratch"
+	}
+	return testImage + ":latest"
+}
+
+func removeImages() {
+	out, _ := tryCommand(repoRoot, nil, "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", testImage)
+	if refs := strings.Fields(out); len(refs) > 0 {
+		_, _ = tryCommand(repoRoot, nil, "docker", append([]string{"image", "rm", "-f"}, refs...)...)
+	}
+}
+
+func makeVariable(t *testing.T, name string) string {
+	t.Helper()
+	return strings.TrimSpace(command(t, repoRoot, nil, "make", "-s", "print-"+name))
+}
+
+func TestProdImageIsTaggedLatestAndVersion(t *testing.T) {
+	makeImage(t, "prod")
+	version := makeVariable(t, "VERSION")
+	latest := docker(t, "image", "inspect", "--format", "{{.Id}}", testImage+":latest")
+	versioned := docker(t, "image", "inspect", "--format", "{{.Id}}", testImage+":"+version)
+	if latest != versioned {
+		t.Errorf("%s:latest is %s but %s:%s is %s", testImage, latest, testImage, version, versioned)
+	}
+	labels := docker(t, "image", "inspect", "--format", "{{json .Config.Labels}}", testImage+":latest")
+	for _, want := range []string{
+		`"org.opencontainers.image.version":"` + version + `"`,
+		`"org.opencontainers.image.revision":"` + makeVariable(t, "COMMIT") + `"`,
+		`"org.opencontainers.image.created":"` + makeVariable(t, "BUILD_DATE") + `"`,
+		`"org.opencontainers.image.title":"` + testImage + `"`,
+		`"org.opencontainers.image.source"`,
+	} {
+		if !strings.Contains(labels, want) {
+			t.Errorf("labels %s lack %s", labels, want)
+		}
+	}
+}
+
+func TestProdImages(t *testing.T) {
+	for _, target := range []string{"prod", "prod-scratch"} {
+		t.Run(target, func(t *testing.T) {
+			t.Parallel()
+			image := makeImage(t, target)
+			c := runContainer(t, image)
+
+			waitForBody(t, 30*time.Second, c.url+"/", "Hello, World!")
+
+			if user := inspect(t, c.name, "{{.Config.User}}"); user != "65532:65532" {
+				t.Errorf("image user = %q, want 65532:65532", user)
+			}
+			// What the kernel says, not what the image claims.
+			status := docker(t, "exec", c.name, "/usr/local/bin/app", "-version")
+			if !strings.Contains(status, makeVariable(t, "VERSION")) {
+				t.Errorf("-version in the image printed %q, want the make VERSION", status)
+			}
+			if uid := processUID(t, c.name); uid == "0" {
+				t.Errorf("the server runs as root")
+			}
+
+			eventually(t, 60*time.Second, "health status healthy", func() (bool, string) {
+				s := inspect(t, c.name, "{{.State.Health.Status}}")
+				return s == "healthy", s
+			})
+
+			start := time.Now()
+			docker(t, "stop", c.name)
+			t.Logf("docker stop took %s", time.Since(start).Round(time.Millisecond))
+			if code := inspect(t, c.name, "{{.State.ExitCode}}"); code != "0" {
+				t.Errorf("exit code after docker stop = %s, want 0 (137 would mean SIGKILL after the grace period)", code)
+			}
+			if logs := docker(t, "logs", c.name); !strings.Contains(logs, `"msg":"server stopped"`) {
+				t.Errorf("no 'server stopped' log line after docker stop:\n%s", logs)
+			}
+		})
+	}
+}
+
+// processUID reads the real UID of the container's PID 1 from the host's
+// /proc through docker top, which works without a shell in the image.
+func processUID(t *testing.T, name string) string {
+	t.Helper()
+	out := docker(t, "top", name, "-o", "pid,uid")
+	fields := strings.Fields(out) // PID UID <pid> <uid>
+	if len(fields) != 4 {
+		t.Fatalf("docker top printed %q, want one process", out)
+	}
+	return fields[3]
+}
+
+// TestProdImagesHoldOnlyTheBinary compares each image's files with its base:
+// the runner adds the binary and the CA bundle to alpine and nothing else
+// (no Go toolchain, no source); the scratch image holds those and a passwd.
+// A file the image writes with the content its base already has (the CA
+// bundle can be the same) does not count as added.
+func TestProdImagesHoldOnlyTheBinary(t *testing.T) {
+	alpine := "alpine:" + makeVariable(t, "ALPINE_VERSION")
+	tests := []struct {
+		target  string
+		base    string // "" for scratch
+		allowed []string
+	}{
+		{"prod", alpine, []string{"etc/ssl/certs/ca-certificates.crt", "usr/local/bin/app"}},
+		{"prod-scratch", "", []string{"etc/passwd", "etc/ssl/certs/ca-certificates.crt", "usr/local/bin/app"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			t.Parallel()
+			image := makeImage(t, tt.target)
+			files := exportedFiles(t, image)
+			var added []string
+			baseFiles := map[string][]byte{}
+			if tt.base != "" {
+				baseFiles = exportedFiles(t, tt.base)
+			}
+			for path, sum := range files {
+				if base, ok := baseFiles[path]; !ok || !bytes.Equal(base, sum) {
+					added = append(added, path)
+				}
+			}
+			slices.Sort(added)
+			if !slices.Contains(added, "usr/local/bin/app") || slices.ContainsFunc(added, func(p string) bool { return !slices.Contains(tt.allowed, p) }) {
+				t.Errorf("%s adds %q to its base, want the binary and at most %q", tt.target, added, tt.allowed)
+			}
+			for path := range files {
+				if strings.HasSuffix(path, ".go") || strings.Contains(path, "usr/local/go/") || filepath.Base(path) == "go" {
+					t.Errorf("%s holds %s: no Go toolchain or source belongs in it", tt.target, path)
+				}
+			}
+		})
+	}
+}
+
+// exportedFiles lists the regular files of a container created from image,
+// each with its content (links by target), leaving out what the engine itself
+// puts into every container.
+func exportedFiles(t *testing.T, image string) map[string][]byte {
+	t.Helper()
+	id := docker(t, "create", image)
+	defer tryCommand(repoRoot, nil, "docker", "rm", "-f", id)
+	cmd := exec.Command("docker", "export", id)
+	var tarball bytes.Buffer
+	cmd.Stdout = &tarball
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("docker export %s: %v", image, err)
+	}
+	engine := []string{".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab"}
+	files := map[string][]byte{}
+	r := tar.NewReader(&tarball)
+	for {
+		h, err := r.Next()
+		if err != nil {
+			break
+		}
+		path := strings.TrimPrefix(h.Name, "./")
+		if slices.Contains(engine, path) || strings.HasPrefix(path, "dev/") || strings.HasPrefix(path, "proc/") || strings.HasPrefix(path, "sys/") {
+			continue
+		}
+		switch h.Typeflag {
+		case tar.TypeReg:
+			var content bytes.Buffer
+			_, _ = content.ReadFrom(r)
+			files[path] = content.Bytes()
+		case tar.TypeSymlink, tar.TypeLink:
+			files[path] = []byte("-> " + h.Linkname)
+		}
+	}
+	return files
+}
+
+// TestBuilderCrossCompilesForArm64 builds the builder target for linux/arm64
+// and exports it: the binary inside is a static aarch64 ELF.
+func TestBuilderCrossCompilesForArm64(t *testing.T) {
+	t.Parallel()
+	dest := t.TempDir()
+	command(t, repoRoot, nil, "docker", "buildx", "build", "-f", "docker/Dockerfile", "--target", "builder",
+		"--platform", "linux/arm64", "--output", "type=local,dest="+dest, ".")
+	f, err := elf.Open(filepath.Join(dest, "out", "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 {
+		t.Errorf("binary machine = %s, want EM_AARCH64", f.Machine)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("binary asks for a dynamic loader; want a static binary")
+		}
+	}
+}
