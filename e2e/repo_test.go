@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// copyRepo copies the working tree (uncommitted changes included) into a
+// temporary directory, so a test can edit app/ without touching the real
+// tree. .git, bin/ and e2e/ are not needed by what the copy is used for.
+func copyRepo(t testing.TB) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(repoRoot, path)
+		if d.IsDir() {
+			switch rel {
+			case ".git", "bin", "e2e", "tools":
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatalf("copying the repository: %v", err)
+	}
+	return dst
+}
+
+// modulePath reads the module path from a repository's go.mod.
+func modulePath(t testing.TB, repo string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repo, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^module\s+(\S+)`).FindSubmatch(data)
+	if m == nil {
+		t.Fatal("no module line in go.mod")
+	}
+	return string(m[1])
+}
+
+// treeState maps each file under dir to its content and modification time.
+type fileState struct {
+	content string
+	modTime int64
+}
+
+func treeState(t testing.TB, dir string) map[string]fileState {
+	t.Helper()
+	state := map[string]fileState{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		state[rel] = fileState{content: string(data), modTime: info.ModTime().UnixNano()}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state
+}
+
+// replaceIn rewrites file, replacing old with new exactly once.
+func replaceIn(t testing.TB, file, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(data), old) != 1 {
+		t.Fatalf("%s does not contain %q exactly once", file, old)
+	}
+	writeFile(t, file, strings.Replace(string(data), old, new, 1))
+}
+
+func writeFile(t testing.TB, file, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// saveAtomically writes file the way many editors save: a temporary file
+// renamed over the original.
+func saveAtomically(t testing.TB, file, content string) {
+	t.Helper()
+	tmp := file + ".swp"
+	writeFile(t, tmp, content)
+	if err := os.Rename(tmp, file); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFileBytes(file string) ([]byte, error) { return os.ReadFile(file) }
