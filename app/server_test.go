@@ -151,11 +151,3 @@ func textField(line, key string) string {
 	}
 	return ""
 }
-
-func atoi(s string) int {
-	var n int
-	for _, r := range s {
-		n = n*10 + int(r-'0')
-	}
-	return n
-}

@@ -207,12 +207,3 @@ func TestDevLoop(t *testing.T) {
 		}
 	})
 }
-
-func readFile(t testing.TB, file string) string {
-	t.Helper()
-	data, err := readFileBytes(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
-}

@@ -5,7 +5,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -156,11 +155,4 @@ func runContainer(t testing.TB, image string, extra ...string) container {
 func inspect(t testing.TB, name, format string) string {
 	t.Helper()
 	return docker(t, "inspect", "--format", format, name)
-}
-
-// withTimeout is a context for a command that must not hang a test run.
-func withTimeout(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }

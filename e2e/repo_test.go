@@ -104,6 +104,15 @@ func replaceIn(t testing.TB, file, old, new string) {
 	writeFile(t, file, strings.Replace(string(data), old, new, 1))
 }
 
+func readFile(t testing.TB, file string) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
 func writeFile(t testing.TB, file, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
@@ -124,5 +133,3 @@ func saveAtomically(t testing.TB, file, content string) {
 		t.Fatal(err)
 	}
 }
-
-func readFileBytes(file string) ([]byte, error) { return os.ReadFile(file) }
