@@ -6,6 +6,8 @@
 IMAGE          ?= go-webapp
 GO_VERSION     ?= 1.26
 ALPINE_VERSION ?= 3.12
+# A mirror for both base images, e.g. mirror.example.internal/library/
+BASE_REGISTRY  ?=
 # Empty: the engine's own platform. Set for another: PLATFORM=linux/arm64
 PLATFORM       ?=
 HOST_PORT      ?= 1323
@@ -22,6 +24,7 @@ LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.
 # GOPROXY, GOPRIVATE and GOFLAGS without a value: docker takes them from the
 # environment when set there, for builds behind a module mirror.
 BUILD_ARGS := --build-arg GO_VERSION=$(GO_VERSION) --build-arg ALPINE_VERSION=$(ALPINE_VERSION) \
+	--build-arg BASE_REGISTRY=$(BASE_REGISTRY) \
 	--build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg BUILD_DATE=$(BUILD_DATE) \
 	--build-arg TITLE=$(notdir $(IMAGE)) --build-arg SOURCE=$(SOURCE) \
 	--build-arg GOPROXY --build-arg GOPRIVATE --build-arg GOFLAGS \
