@@ -101,7 +101,10 @@ func TestDevLoop(t *testing.T) {
 		written[rel] = true
 	}
 
-	p.compose("up", "-d", "--build")
+	buildMu.Lock()
+	p.compose("build")
+	buildMu.Unlock()
+	p.compose("up", "-d")
 	firstID := p.containerID()
 	startedAt := inspect(t, firstID, "{{.State.StartedAt}}")
 	t.Logf("first 200 after up: %s", p.waitServes("Hello, World!"))

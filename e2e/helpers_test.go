@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -64,8 +66,14 @@ func command(t testing.TB, dir string, env []string, name string, args ...string
 	return out
 }
 
+// commandTimeout bounds any one command, so a hung engine fails the run with
+// output instead of stalling CI.
+const commandTimeout = 10 * time.Minute
+
 func tryCommand(dir string, env []string, name string, args ...string) (string, error) {
-	cmd := exec.Command(name, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
@@ -73,6 +81,11 @@ func tryCommand(dir string, env []string, name string, args ...string) (string, 
 	err := cmd.Run()
 	return out.String(), err
 }
+
+// buildMu serializes image builds across parallel tests: the engine's
+// BuildKit (v0.8 in Docker 20.10) was seen to hang when several builds sharing
+// stages and cache mounts ran at once. They share most steps, so little is lost.
+var buildMu sync.Mutex
 
 func docker(t testing.TB, args ...string) string {
 	t.Helper()

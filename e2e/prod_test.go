@@ -33,6 +33,8 @@ func makeImage(t *testing.T, target string) string {
 	b, _ := builds.LoadOrStore(target, &imageBuild{})
 	build := b.(*imageBuild)
 	build.once.Do(func() {
+		buildMu.Lock()
+		defer buildMu.Unlock()
 		build.out, build.err = tryCommand(repoRoot, nil, "make", target, "IMAGE="+testImage)
 	})
 	if build.err != nil {
@@ -214,6 +216,8 @@ func exportedFiles(t *testing.T, image string) map[string][]byte {
 func TestBuilderCrossCompilesForArm64(t *testing.T) {
 	t.Parallel()
 	dest := t.TempDir()
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	command(t, repoRoot, nil, "docker", "buildx", "build", "-f", "docker/Dockerfile", "--target", "builder",
 		"--platform", "linux/arm64", "--output", "type=local,dest="+dest, ".")
 	f, err := elf.Open(filepath.Join(dest, "out", "app"))
