@@ -56,6 +56,15 @@ prod-scratch: ## Build the smallest image, FROM scratch, as IMAGE:scratch
 run-prod: ## Run IMAGE:latest on 127.0.0.1:HOST_PORT
 	docker run --rm -p 127.0.0.1:$(HOST_PORT):1323 $(IMAGE):latest
 
+.PHONY: prod-up
+prod-up: ## Run the production image locked down with compose (profile prod) on 127.0.0.1:HOST_PORT
+	VERSION=$(VERSION) COMMIT=$(COMMIT) BUILD_DATE=$(BUILD_DATE) TITLE=$(notdir $(IMAGE)) SOURCE=$(SOURCE) \
+		docker compose --profile prod up -d --build --wait
+
+.PHONY: prod-down
+prod-down: ## Stop and remove what prod-up started
+	docker compose --profile prod down
+
 .PHONY: build
 build: ## Build the binary on the host into bin/app
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/app ./app
@@ -70,6 +79,10 @@ test-unit: ## Run the Go tests that need no Docker, with the race detector
 .PHONY: test-e2e
 test-e2e: ## Run the end-to-end tests: images, containers and compose, as a user runs them
 	cd e2e && go test -count=1 -timeout 30m ./...
+
+.PHONY: fuzz
+fuzz: ## Fuzz the server's request handling for FUZZTIME (default 60s); the seeds run in test-unit
+	go test -run '^$$' -fuzz FuzzServer -fuzztime $(or $(FUZZTIME),60s) ./app
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck, and the Dockerfile against BuildKit's rules

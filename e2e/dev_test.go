@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"e2e/load"
 )
 
 // devProject is a `docker compose` project of the dev service, run on a
@@ -144,8 +147,32 @@ func TestDevLoop(t *testing.T) {
 		p.waitServes("Hello, fixed!")
 	})
 
+	t.Run("reload under load drains", func(t *testing.T) {
+		gen := load.Start(strings.TrimPrefix(p.url, "http://"), "/", 16, "")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := gen.WaitOK(ctx, 300); err != nil {
+			gen.Stop()
+			t.Fatal(err)
+		}
+		edit("handlers.go", `"Hello, fixed!"`, `"Hello, under load!"`)
+		p.waitServes("Hello, under load!")
+		err := gen.WaitOK(ctx, gen.OK()+300)
+		result := gen.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		logged := loggedRequestIDs(p.logs())
+		lost := lostResponses(logged, result)
+		t.Logf("server answered %d requests, clients got %d in full, %d lost; failures before a server accepted: %v",
+			len(logged), len(result.OK), len(lost), result.Failed)
+		if len(lost) > 0 {
+			t.Errorf("%d accepted requests lost their response in the reload, e.g. %v", len(lost), lost[:min(len(lost), 10)])
+		}
+	})
+
 	t.Run("burst of saves ends with one server of the last version", func(t *testing.T) {
-		text := "Hello, fixed!"
+		text := "Hello, under load!"
 		for i := 1; i <= 20; i++ {
 			next := fmt.Sprintf("Hello, burst %d!", i)
 			edit("handlers.go", strconv.Quote(text), strconv.Quote(next))

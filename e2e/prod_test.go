@@ -80,42 +80,56 @@ func TestProdImageIsTaggedLatestAndVersion(t *testing.T) {
 	}
 }
 
+// TestProdImages runs each image as `docker run` does by default, and locked
+// down the way production should run it (Kubernetes' restricted profile):
+// read-only root, no capabilities, no privilege escalation. Both must serve,
+// become healthy, run as non-root and stop cleanly.
 func TestProdImages(t *testing.T) {
+	lockedDown := []string{"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"}
 	for _, target := range []string{"prod", "prod-scratch"} {
-		t.Run(target, func(t *testing.T) {
-			t.Parallel()
-			image := makeImage(t, target)
-			c := runContainer(t, image)
-
-			waitForBody(t, 30*time.Second, c.url+"/", "Hello, World!")
-
-			if user := inspect(t, c.name, "{{.Config.User}}"); user != "65532:65532" {
-				t.Errorf("image user = %q, want 65532:65532", user)
-			}
-			// What the kernel says, not what the image claims.
-			status := docker(t, "exec", c.name, "/usr/local/bin/app", "-version")
-			if !strings.Contains(status, makeVariable(t, "VERSION")) {
-				t.Errorf("-version in the image printed %q, want the make VERSION", status)
-			}
-			if uid := processUID(t, c.name); uid == "0" {
-				t.Errorf("the server runs as root")
-			}
-
-			eventually(t, 60*time.Second, "health status healthy", func() (bool, string) {
-				s := inspect(t, c.name, "{{.State.Health.Status}}")
-				return s == "healthy", s
+		for _, mode := range []string{"default", "locked-down"} {
+			t.Run(target+"/"+mode, func(t *testing.T) {
+				t.Parallel()
+				image := makeImage(t, target)
+				var flags []string
+				if mode == "locked-down" {
+					flags = lockedDown
+				}
+				testProdContainer(t, runContainer(t, image, flags...))
 			})
+		}
+	}
+}
 
-			start := time.Now()
-			docker(t, "stop", c.name)
-			t.Logf("docker stop took %s", time.Since(start).Round(time.Millisecond))
-			if code := inspect(t, c.name, "{{.State.ExitCode}}"); code != "0" {
-				t.Errorf("exit code after docker stop = %s, want 0 (137 would mean SIGKILL after the grace period)", code)
-			}
-			if logs := docker(t, "logs", c.name); !strings.Contains(logs, `"msg":"server stopped"`) {
-				t.Errorf("no 'server stopped' log line after docker stop:\n%s", logs)
-			}
-		})
+func testProdContainer(t *testing.T, c container) {
+	t.Helper()
+	waitForBody(t, 30*time.Second, c.url+"/", "Hello, World!")
+
+	if user := inspect(t, c.name, "{{.Config.User}}"); user != "65532:65532" {
+		t.Errorf("image user = %q, want 65532:65532", user)
+	}
+	status := docker(t, "exec", c.name, "/usr/local/bin/app", "-version")
+	if !strings.Contains(status, makeVariable(t, "VERSION")) {
+		t.Errorf("-version in the image printed %q, want the make VERSION", status)
+	}
+	// What the kernel says, not what the image claims.
+	if uid := processUID(t, c.name); uid == "0" {
+		t.Errorf("the server runs as root")
+	}
+
+	eventually(t, 60*time.Second, "health status healthy", func() (bool, string) {
+		s := inspect(t, c.name, "{{.State.Health.Status}}")
+		return s == "healthy", s
+	})
+
+	start := time.Now()
+	docker(t, "stop", c.name)
+	t.Logf("docker stop took %s", time.Since(start).Round(time.Millisecond))
+	if code := inspect(t, c.name, "{{.State.ExitCode}}"); code != "0" {
+		t.Errorf("exit code after docker stop = %s, want 0 (137 would mean SIGKILL after the grace period)", code)
+	}
+	if logs := docker(t, "logs", c.name); !strings.Contains(logs, `"msg":"server stopped"`) {
+		t.Errorf("no 'server stopped' log line after docker stop:\n%s", logs)
 	}
 }
 

@@ -1,0 +1,294 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"e2e/load"
+)
+
+// loggedRequestIDs returns the numbers of the load requests a server logged:
+// each is a request the server accepted and answered.
+func loggedRequestIDs(logs string) map[int]bool {
+	ids := map[int]bool{}
+	for _, m := range regexp.MustCompile(`[?&]i=(\d+)`).FindAllStringSubmatch(logs, -1) {
+		id, _ := strconv.Atoi(m[1])
+		ids[id] = true
+	}
+	return ids
+}
+
+// lostResponses lists the requests the server logged but whose response no
+// client received in full.
+func lostResponses(logged map[int]bool, result load.Result) []int {
+	var lost []int
+	for id := range logged {
+		if !result.OK[id] {
+			lost = append(lost, id)
+		}
+	}
+	sort.Ints(lost)
+	return lost
+}
+
+// TestRunnerDrainsUnderLoad: with requests in flight all the time, docker
+// stop lets every request the server accepted finish, and the container exits
+// 0 inside the grace period.
+func TestRunnerDrainsUnderLoad(t *testing.T) {
+	t.Parallel()
+	c := runContainer(t, makeImage(t, "prod"))
+	waitForBody(t, 30*time.Second, c.url+"/", "Hello, World!")
+
+	gen := load.Start(strings.TrimPrefix(c.url, "http://"), "/", 32, "Hello, World!")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := gen.WaitOK(ctx, 2000); err != nil {
+		gen.Stop()
+		t.Fatal(err)
+	}
+	start := time.Now()
+	docker(t, "stop", c.name)
+	stopTook := time.Since(start)
+	result := gen.Stop()
+
+	logged := loggedRequestIDs(docker(t, "logs", c.name))
+	lost := lostResponses(logged, result)
+	t.Logf("docker stop took %s; server answered %d requests, clients got %d in full, %d lost; failures before the server accepted: %v",
+		stopTook.Round(time.Millisecond), len(logged), len(result.OK), len(lost), result.Failed)
+	if len(logged) < 2000 {
+		t.Errorf("the server logged only %d requests", len(logged))
+	}
+	if len(lost) > 0 {
+		t.Errorf("%d accepted requests lost their response under docker stop, e.g. %v", len(lost), lost[:min(len(lost), 10)])
+	}
+	if code := inspect(t, c.name, "{{.State.ExitCode}}"); code != "0" {
+		t.Errorf("exit code %s after docker stop under load, want 0", code)
+	}
+}
+
+// rawExchange sends request bytes on a new connection and returns the
+// response the server gave, or the error reading it.
+func rawExchange(t *testing.T, addr, request string) (*http.Response, error) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(conn, request); err != nil {
+		return nil, err
+	}
+	return http.ReadResponse(bufio.NewReader(conn), nil)
+}
+
+// TestRunnerWithstandsHostileInput sends the runner what a hostile or broken
+// client would; every answer is a proper HTTP error and the server goes on.
+// (A panicking handler is covered in app/server_test.go: that route exists
+// only in tests.)
+func TestRunnerWithstandsHostileInput(t *testing.T) {
+	t.Parallel()
+	c := runContainer(t, makeImage(t, "prod"))
+	waitForBody(t, 30*time.Second, c.url+"/", "Hello, World!")
+	addr := strings.TrimPrefix(c.url, "http://")
+
+	tests := []struct {
+		name       string
+		request    string
+		wantStatus int
+		wantJSON   bool
+	}{
+		{"unknown path", "GET /no/such/path HTTP/1.1\r\nHost: x\r\n\r\n", 404, true},
+		{"wrong method", "DELETE / HTTP/1.1\r\nHost: x\r\n\r\n", 405, true},
+		// 100 MB announced, 5 bytes sent: the answer comes without the body.
+		{"body over the limit", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\nhello", 413, true},
+		{"malformed request line", "GARBAGE\r\n\r\n", 400, false},
+		{"header over the limit", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 64<<10) + "\r\n\r\n", 431, false},
+		{"URL over the limit", "GET /?q=" + strings.Repeat("a", 9<<10) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := rawExchange(t, addr, tt.request)
+			if err != nil {
+				t.Fatalf("no response: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("status %d, want %d (body %.80q)", resp.StatusCode, tt.wantStatus, body)
+			}
+			if tt.wantJSON && (resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(string(body), `"message":`)) {
+				t.Errorf("want a small JSON error body, got %s %.80q", resp.Header.Get("Content-Type"), body)
+			}
+		})
+	}
+
+	t.Run("headers one byte at a time are cut off", func(t *testing.T) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(time.Minute))
+		closed := make(chan error, 1)
+		go func() {
+			_, err := io.ReadAll(conn) // returns when the server closes
+			closed <- err
+		}()
+		header := "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("s", 100)
+		for i := 0; ; i++ {
+			select {
+			case <-closed:
+				t.Logf("server closed the connection after %d header bytes", i)
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			if i == len(header) {
+				t.Fatal("the server waited for the whole slow header")
+			}
+			if _, err := conn.Write([]byte{header[i]}); err != nil {
+				t.Logf("server closed the connection after %d header bytes", i)
+				return
+			}
+		}
+	})
+
+	if running := inspect(t, c.name, "{{.State.Running}} {{.RestartCount}}"); running != "true 0" {
+		t.Errorf("after hostile input: running, restarts = %s", running)
+	}
+	waitForBody(t, 10*time.Second, c.url+"/", "Hello, World!")
+}
+
+// TestComposeProdProfile: `make prod-up` (docker compose --profile prod up)
+// runs the runner locked down, and does not start the dev service.
+func TestComposeProdProfile(t *testing.T) {
+	t.Parallel()
+	repo := copyRepo(t)
+	port := strconv.Itoa(freePort(t))
+	project := uniqueName("go-webapp-e2e-")
+	env := []string{"HOST_PORT=" + port, "COMPOSE_PROJECT_NAME=" + project}
+	t.Cleanup(func() {
+		out, err := tryCommand(repo, env, "docker", "compose", "--profile", "prod", "down", "-v", "--rmi", "local")
+		if err != nil {
+			t.Errorf("compose down: %v\n%s", err, out)
+		}
+	})
+	buildMu.Lock()
+	command(t, repo, env, "make", "prod-up")
+	buildMu.Unlock()
+
+	status, body, err := get("http://127.0.0.1:" + port + "/")
+	if err != nil || status != 200 || body != "Hello, World!" {
+		t.Fatalf("GET / = %d %q %v", status, body, err)
+	}
+	services := strings.Fields(command(t, repo, env, "docker", "compose", "--profile", "prod", "ps", "--services"))
+	if len(services) != 1 || services[0] != "prod" {
+		t.Errorf("running services %v, want only prod", services)
+	}
+	id := strings.TrimSpace(command(t, repo, env, "docker", "compose", "--profile", "prod", "ps", "-q", "prod"))
+	got := inspect(t, id, "{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} "+
+		"{{.HostConfig.RestartPolicy.Name}} {{.Config.StopTimeout}} {{.State.Health.Status}} {{.Config.User}}")
+	if want := "true [ALL] [no-new-privileges:true] unless-stopped 10 healthy 65532:65532"; got != want {
+		t.Errorf("prod container: %s, want %s", got, want)
+	}
+	if limits := inspect(t, id, "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}"); strings.Contains(limits, "0 ") || strings.HasSuffix(limits, " 0") {
+		t.Errorf("memory and CPU limits = %s, want both set", limits)
+	}
+	command(t, repo, env, "make", "prod-down")
+	if out := command(t, repo, env, "docker", "compose", "--profile", "prod", "ps", "-a", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("make prod-down left containers: %s", out)
+	}
+}
+
+// TestSecretsStayOut plants a .env, a key and a .git directory in a copy of
+// the repository: none reaches the build context or any layer of the images.
+func TestSecretsStayOut(t *testing.T) {
+	t.Parallel()
+	repo := copyRepo(t)
+	secret := uniqueName("planted-secret-")
+	for _, f := range []string{".env", "server.pem", ".git/config", "app/.env.local", "app/id.key"} {
+		writeFile(t, filepath.Join(repo, f), "SECRET="+secret+"\n")
+	}
+
+	// What the builder receives: the context, after .dockerignore.
+	ctxDir := t.TempDir()
+	cmd := fmt.Sprintf("docker buildx build -f - --output type=local,dest=%s . <<'EOF'\nFROM scratch\nCOPY . /\nEOF", ctxDir)
+	command(t, repo, nil, "sh", "-c", cmd)
+	var context []string
+	_ = filepath.Walk(ctxDir, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			rel, _ := filepath.Rel(ctxDir, path)
+			context = append(context, rel)
+			if data, _ := os.ReadFile(path); strings.Contains(string(data), secret) {
+				t.Errorf("%s reaches the build context", rel)
+			}
+		}
+		return nil
+	})
+	t.Logf("build context: %v", context)
+
+	// What the images hold, every layer.
+	image := uniqueName("go-webapp-e2e-secrets-")
+	project := uniqueName("go-webapp-e2e-")
+	t.Cleanup(func() {
+		_, _ = tryCommand(repo, nil, "docker", "image", "rm", "-f", image+":latest", project+"-dev")
+	})
+	buildMu.Lock()
+	command(t, repo, nil, "make", "prod", "IMAGE="+image, "VERSION=secrets")
+	command(t, repo, nil, "docker", "compose", "-p", project, "build", "dev")
+	buildMu.Unlock()
+	for _, ref := range []string{image + ":latest", project + "-dev"} {
+		if streamContains(t, []byte(secret), "docker", "save", ref) {
+			t.Errorf("a layer of %s holds the planted secret", ref)
+		}
+	}
+}
+
+// streamContains runs a command and tells whether needle occurs in its
+// output, without holding all of it (an image tarball) in memory.
+func streamContains(t *testing.T, needle []byte, name string, args ...string) bool {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	buf := make([]byte, 0, 1<<20+len(needle))
+	chunk := make([]byte, 1<<20)
+	for {
+		n, err := out.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		if bytes.Contains(buf, needle) {
+			found = true
+		}
+		// Keep a tail as long as the needle, for a match across chunks.
+		if len(buf) > len(needle) {
+			buf = append(buf[:0], buf[len(buf)-len(needle):]...)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return found
+}
