@@ -10,6 +10,8 @@ ALPINE_VERSION ?= 3.12
 BASE_REGISTRY  ?=
 # Empty: the engine's own platform. Set for another: PLATFORM=linux/arm64
 PLATFORM       ?=
+# Extra flags for docker buildx build, e.g. BUILDFLAGS=--no-cache
+BUILDFLAGS     ?=
 HOST_PORT      ?= 1323
 
 # Version metadata from git, with fallbacks for a tarball without .git.
@@ -28,7 +30,7 @@ BUILD_ARGS := --build-arg GO_VERSION=$(GO_VERSION) --build-arg ALPINE_VERSION=$(
 	--build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg BUILD_DATE=$(BUILD_DATE) \
 	--build-arg TITLE=$(notdir $(IMAGE)) --build-arg SOURCE=$(SOURCE) \
 	--build-arg GOPROXY --build-arg GOPRIVATE --build-arg GOFLAGS \
-	$(if $(PLATFORM),--platform $(PLATFORM))
+	$(if $(PLATFORM),--platform $(PLATFORM)) $(BUILDFLAGS)
 
 export TZ := UTC
 
@@ -79,6 +81,10 @@ test-unit: ## Run the Go tests that need no Docker, with the race detector
 .PHONY: test-e2e
 test-e2e: ## Run the end-to-end tests: images, containers and compose, as a user runs them
 	cd e2e && go test -count=1 -timeout 30m ./...
+
+.PHONY: bench
+bench: ## Measure reload, image size, rebuild, start, stop under load, throughput (BENCH_QUICK=1: fewer samples)
+	cd e2e && go run ./cmd/bench
 
 .PHONY: fuzz
 fuzz: ## Fuzz the server's request handling for FUZZTIME (default 60s); the seeds run in test-unit

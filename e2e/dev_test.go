@@ -162,8 +162,8 @@ func TestDevLoop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		logged := loggedRequestIDs(p.logs())
-		lost := lostResponses(logged, result)
+		logged := load.LoggedIDs(p.logs())
+		lost := result.Lost(logged)
 		t.Logf("server answered %d requests, clients got %d in full, %d lost; failures before a server accepted: %v",
 			len(logged), len(result.OK), len(lost), result.Failed)
 		if len(lost) > 0 {

@@ -11,8 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,30 +18,6 @@ import (
 
 	"e2e/load"
 )
-
-// loggedRequestIDs returns the numbers of the load requests a server logged:
-// each is a request the server accepted and answered.
-func loggedRequestIDs(logs string) map[int]bool {
-	ids := map[int]bool{}
-	for _, m := range regexp.MustCompile(`[?&]i=(\d+)`).FindAllStringSubmatch(logs, -1) {
-		id, _ := strconv.Atoi(m[1])
-		ids[id] = true
-	}
-	return ids
-}
-
-// lostResponses lists the requests the server logged but whose response no
-// client received in full.
-func lostResponses(logged map[int]bool, result load.Result) []int {
-	var lost []int
-	for id := range logged {
-		if !result.OK[id] {
-			lost = append(lost, id)
-		}
-	}
-	sort.Ints(lost)
-	return lost
-}
 
 // TestRunnerDrainsUnderLoad: with requests in flight all the time, docker
 // stop lets every request the server accepted finish, and the container exits
@@ -65,8 +39,8 @@ func TestRunnerDrainsUnderLoad(t *testing.T) {
 	stopTook := time.Since(start)
 	result := gen.Stop()
 
-	logged := loggedRequestIDs(docker(t, "logs", c.name))
-	lost := lostResponses(logged, result)
+	logged := load.LoggedIDs(docker(t, "logs", c.name))
+	lost := result.Lost(logged)
 	t.Logf("docker stop took %s; server answered %d requests, clients got %d in full, %d lost; failures before the server accepted: %v",
 		stopTook.Round(time.Millisecond), len(logged), len(result.OK), len(lost), result.Failed)
 	if len(logged) < 2000 {
@@ -245,7 +219,8 @@ func TestSecretsStayOut(t *testing.T) {
 	image := uniqueName("go-webapp-e2e-secrets-")
 	project := uniqueName("go-webapp-e2e-")
 	t.Cleanup(func() {
-		_, _ = tryCommand(repo, nil, "docker", "image", "rm", "-f", image+":latest", project+"-dev")
+		removeRepository(image)
+		removeRepository(project + "-dev")
 	})
 	buildMu.Lock()
 	command(t, repo, nil, "make", "prod", "IMAGE="+image, "VERSION=secrets")

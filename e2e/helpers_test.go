@@ -4,32 +4,22 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"e2e/harness"
 )
 
 // repoRoot is the repository the tests run against: the parent of e2e/.
-var repoRoot = func() string {
-	dir, err := filepath.Abs("..")
-	if err != nil {
-		panic(err)
-	}
-	return dir
-}()
+var repoRoot = harness.RepoRoot()
 
 func TestMain(m *testing.M) {
 	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
@@ -66,20 +56,8 @@ func command(t testing.TB, dir string, env []string, name string, args ...string
 	return out
 }
 
-// commandTimeout bounds any one command, so a hung engine fails the run with
-// output instead of stalling CI.
-const commandTimeout = 10 * time.Minute
-
 func tryCommand(dir string, env []string, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
+	return harness.Run(dir, env, name, args...)
 }
 
 // buildMu serializes image builds across parallel tests: the engine's
@@ -92,28 +70,16 @@ func docker(t testing.TB, args ...string) string {
 	return strings.TrimSpace(command(t, repoRoot, nil, "docker", args...))
 }
 
-// freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
-// get fetches url once and returns its status and body.
-func get(url string) (int, string, error) {
-	client := http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body), err
-}
+func get(url string) (int, string, error) { return harness.Get(url) }
 
 // eventually polls cond until it holds or timeout passes; timeout only bounds
 // a broken run, it is no performance claim.

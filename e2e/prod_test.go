@@ -46,8 +46,11 @@ func makeImage(t *testing.T, target string) string {
 	return testImage + ":latest"
 }
 
-func removeImages() {
-	out, _ := tryCommand(repoRoot, nil, "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", testImage)
+func removeImages() { removeRepository(testImage) }
+
+// removeRepository removes every tag of an image repository.
+func removeRepository(repository string) {
+	out, _ := tryCommand(repoRoot, nil, "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository)
 	if refs := strings.Fields(out); len(refs) > 0 {
 		_, _ = tryCommand(repoRoot, nil, "docker", append([]string{"image", "rm", "-f"}, refs...)...)
 	}

@@ -4,60 +4,30 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
+
+	"e2e/harness"
 )
 
-// copyRepo copies the working tree (uncommitted changes included) into a
-// temporary directory, so a test can edit app/ without touching the real
-// tree. .git, bin/ and e2e/ are not needed by what the copy is used for.
+// copyRepo copies the working tree into a temporary directory, so a test
+// can edit app/ without touching the real tree.
 func copyRepo(t testing.TB) string {
 	t.Helper()
 	dst := t.TempDir()
-	err := filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(repoRoot, path)
-		if d.IsDir() {
-			switch rel {
-			case ".git", "bin", "e2e", "tools":
-				return filepath.SkipDir
-			}
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, info.Mode().Perm())
-	})
-	if err != nil {
+	if err := harness.CopyRepo(repoRoot, dst); err != nil {
 		t.Fatalf("copying the repository: %v", err)
 	}
 	return dst
 }
 
-// modulePath reads the module path from a repository's go.mod.
 func modulePath(t testing.TB, repo string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repo, "go.mod"))
+	path, err := harness.ModulePath(repo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^module\s+(\S+)`).FindSubmatch(data)
-	if m == nil {
-		t.Fatal("no module line in go.mod")
-	}
-	return string(m[1])
+	return path
 }
 
 // treeState maps each file under dir to its content and modification time.

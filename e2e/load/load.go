@@ -15,6 +15,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,4 +151,30 @@ func (g *Generator) fail(kind string) {
 	g.mu.Lock()
 	g.result.Failed[kind]++
 	g.mu.Unlock()
+}
+
+// LoggedIDs returns the numbers of the requests a server's logs show it
+// answered: each is a request the server accepted.
+func LoggedIDs(logs string) map[int]bool {
+	ids := map[int]bool{}
+	for _, m := range requestID.FindAllStringSubmatch(logs, -1) {
+		id, _ := strconv.Atoi(m[1])
+		ids[id] = true
+	}
+	return ids
+}
+
+var requestID = regexp.MustCompile(`[?&]i=(\d+)`)
+
+// Lost lists, in order, the requests a server logged (see LoggedIDs) whose
+// response no client received in full.
+func (r Result) Lost(logged map[int]bool) []int {
+	var lost []int
+	for id := range logged {
+		if !r.OK[id] {
+			lost = append(lost, id)
+		}
+	}
+	sort.Ints(lost)
+	return lost
 }
