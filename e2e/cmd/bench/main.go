@@ -50,6 +50,7 @@ type bench struct {
 	sections  []section
 	failures  []string
 	cleanups  []func()
+	imageIDs  map[string]bool // every image the bench built, rebuilt tags' old ones too
 	startedAt time.Time
 }
 
@@ -94,6 +95,12 @@ func (b *bench) run() error {
 		return err
 	}
 	b.greetings = map[string]string{}
+	b.imageIDs = map[string]bool{}
+	b.cleanup(func() {
+		for id := range b.imageIDs {
+			_, _ = b.docker("image", "rm", "-f", id)
+		}
+	})
 
 	for _, step := range []func() error{b.reload, b.sizes, b.rebuild, b.start, b.stopUnderLoad, b.throughput} {
 		if err := b.ctx.Err(); err != nil {
@@ -107,6 +114,27 @@ func (b *bench) run() error {
 }
 
 func (b *bench) cleanup(f func()) { b.cleanups = append(b.cleanups, f) }
+
+// built records the images refs name now, to remove them at the end.
+func (b *bench) built(refs ...string) {
+	for _, ref := range refs {
+		if id, err := b.docker("image", "inspect", "--format", "{{.Id}}", ref); err == nil {
+			b.imageIDs[id] = true
+		}
+	}
+}
+
+// makeProd runs `make prod` on the copy, with extra make arguments.
+func (b *bench) makeProd(target string, extra ...string) error {
+	args := append([]string{target, "IMAGE=" + b.image, "VERSION=bench"}, extra...)
+	_, err := b.cmd(b.repo, nil, "make", args...)
+	if target == "prod-scratch" {
+		b.built(b.image + ":scratch")
+	} else {
+		b.built(b.image + ":latest")
+	}
+	return err
+}
 
 func (b *bench) progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[%5.0fs] %s\n", time.Since(b.startedAt).Seconds(), fmt.Sprintf(format, args...))
@@ -318,11 +346,10 @@ func (b *bench) reload() error {
 func (b *bench) sizes() error {
 	b.progress("sizes: make prod, make prod-scratch, and the tutorial's single-stage build")
 	for _, target := range []string{"prod", "prod-scratch"} {
-		if _, err := b.cmd(b.repo, nil, "make", target, "IMAGE="+b.image, "VERSION=bench"); err != nil {
+		if err := b.makeProd(target); err != nil {
 			return err
 		}
 	}
-	b.cleanup(func() { _, _ = b.docker("image", "rm", "-f", b.image+":latest", b.image+":bench", b.image+":scratch") })
 	binary, err := b.fileSize(b.image+":latest", "/usr/local/bin/app")
 	if err != nil {
 		return err
@@ -339,7 +366,6 @@ func (b *bench) sizes() error {
 	if err := b.buildSeed(seedImage); err != nil {
 		return err
 	}
-	b.cleanup(func() { _, _ = b.docker("image", "rm", "-f", seedImage) })
 	seedBinary, err := b.fileSize(seedImage, "/server")
 	if err != nil {
 		return err
@@ -377,6 +403,7 @@ func (b *bench) buildSeed(tag string) error {
 	}
 	_, err := b.cmd(b.repo, nil, "docker", "buildx", "build", "--load", "-f", file, "-t", tag,
 		"--build-arg", "GO_VERSION="+b.makeVar("GO_VERSION"), ".")
+	b.built(tag)
 	return err
 }
 
@@ -453,8 +480,7 @@ func (b *bench) rebuild() error {
 		return err
 	}
 	ours, err := timeIt(func() error {
-		_, err := b.cmd(b.repo, nil, "make", "prod", "IMAGE="+b.image, "VERSION=bench")
-		return err
+		return b.makeProd("prod")
 	})
 	if err != nil {
 		return err
@@ -468,8 +494,7 @@ func (b *bench) rebuild() error {
 		return err
 	}
 	cold, err := timeIt(func() error {
-		_, err := b.cmd(b.repo, nil, "make", "prod", "IMAGE="+b.image, "VERSION=bench", "BUILDFLAGS=--no-cache")
-		return err
+		return b.makeProd("prod", "BUILDFLAGS=--no-cache")
 	})
 	if err != nil {
 		return err
@@ -632,7 +657,7 @@ func (b *bench) throughput() error {
 		"--build-arg", "GO_VERSION="+b.makeVar("GO_VERSION"), "--build-arg", "ALPINE_VERSION="+b.makeVar("ALPINE_VERSION"), "."); err != nil {
 		return err
 	}
-	b.cleanup(func() { _, _ = b.docker("image", "rm", "-f", bareImage) })
+	b.built(bareImage)
 
 	measure := func(label, image string, extra ...string) (float64, error) {
 		b.progress("throughput: %s, %d s", label, seconds)
@@ -684,8 +709,7 @@ func (b *bench) restoreGreeting() error {
 		return err
 	}
 	delete(b.greetings, b.repo)
-	_, err = b.cmd(b.repo, nil, "make", "prod", "IMAGE="+b.image, "VERSION=bench")
-	return err
+	return b.makeProd("prod")
 }
 
 func (b *bench) report() error {
