@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDevWatchAndPolling runs the dev service the two other documented ways:
+// with AIR_POLL=true in .env (for mounts without file events), and under
+// `docker compose up --watch`, where adding a dependency rebuilds the image
+// with no manual --build.
+func TestDevWatchAndPolling(t *testing.T) {
+	t.Parallel()
+	p := newDevProject(t)
+	writeFile(t, filepath.Join(p.repo, ".env"), "AIR_POLL=true\n")
+
+	buildMu.Lock()
+	p.compose("build")
+	buildMu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	watch := exec.CommandContext(ctx, "docker", "compose", "-p", p.name, "up", "--watch")
+	watch.Dir = p.repo
+	watch.Env = append(watch.Environ(), p.env...)
+	// Ctrl-C, as a user ends it; compose then stops the containers.
+	watch.Cancel = func() error { return watch.Process.Signal(syscall.SIGINT) }
+	watch.WaitDelay = 30 * time.Second
+	var watchOut syncBuffer
+	watch.Stdout, watch.Stderr = &watchOut, &watchOut
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = watch.Wait()
+		if t.Failed() {
+			t.Logf("docker compose up --watch:\n%s", watchOut.String())
+		}
+	})
+	p.waitServes("Hello, World!")
+
+	t.Run("polling picks up an edit", func(t *testing.T) {
+		if cmd := inspect(t, p.containerID(), "{{json .Config.Cmd}}"); !strings.Contains(cmd, "-build.poll=true") {
+			t.Fatalf("AIR_POLL=true did not reach air: command %s", cmd)
+		}
+		replaceIn(t, p.handler, `"Hello, World!"`, `"Hello, polled!"`)
+		t.Logf("save to new response with polling: %s", p.waitServes("Hello, polled!"))
+	})
+
+	t.Run("a new dependency rebuilds the image", func(t *testing.T) {
+		before := p.containerID()
+		command(t, p.repo, nil, "go", "get", "github.com/google/uuid@v1.6.0")
+		replaceIn(t, p.handler, `"github.com/labstack/echo/v4"`, "\"github.com/google/uuid\"\n\t\"github.com/labstack/echo/v4\"")
+		replaceIn(t, p.handler, `"Hello, polled!"`, `"Hello, "+uuid.NewSHA1(uuid.NameSpaceURL, []byte("go-webapp")).String()`)
+		waitForBody(t, 5*time.Minute, p.url+"/", "Hello, 4d315210-0c19-565d-8d1e-b2aa7c952df8")
+		if p.containerID() == before {
+			t.Error("the container was not recreated from a rebuilt image")
+		}
+	})
+}
