@@ -22,6 +22,10 @@ func TestDevWatchAndPolling(t *testing.T) {
 	buildMu.Lock()
 	p.compose("build")
 	buildMu.Unlock()
+	// The rebuild below moves the tag off this image; compose down --rmi
+	// removes only the tagged one.
+	firstImage := docker(t, "image", "inspect", "--format", "{{.Id}}", p.name+"-dev")
+	t.Cleanup(func() { _, _ = tryCommand(repoRoot, nil, "docker", "image", "rm", "-f", firstImage) })
 	ctx, cancel := context.WithCancel(context.Background())
 	watch := exec.CommandContext(ctx, "docker", "compose", "-p", p.name, "up", "--watch")
 	watch.Dir = p.repo
