@@ -18,8 +18,9 @@ HOST_PORT      ?= 1323
 # BUILD_DATE is the commit's date, so rebuilding a commit gives the same image.
 VERSION    ?= $(or $(shell git describe --tags --always --dirty 2>/dev/null),dev)
 COMMIT     ?= $(or $(shell git rev-parse --short HEAD 2>/dev/null),unknown)
-BUILD_DATE ?= $(or $(shell git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null),unknown)
-SOURCE     ?= $(shell git config --get remote.origin.url 2>/dev/null)
+BUILD_DATE ?= $(or $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null),unknown)
+# The clone URL without any user:token@ in it: labels are public.
+SOURCE     ?= $(shell git config --get remote.origin.url 2>/dev/null | sed -E 's#^([a-z+]+://)[^/@]*@#\1#')
 
 DOCKERFILE := docker/Dockerfile
 LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(BUILD_DATE)
@@ -31,8 +32,6 @@ BUILD_ARGS := --build-arg GO_VERSION=$(GO_VERSION) --build-arg ALPINE_VERSION=$(
 	--build-arg TITLE=$(notdir $(IMAGE)) --build-arg SOURCE=$(SOURCE) \
 	--build-arg GOPROXY --build-arg GOPRIVATE --build-arg GOFLAGS \
 	$(if $(PLATFORM),--platform $(PLATFORM)) $(BUILDFLAGS)
-
-export TZ := UTC
 
 .DEFAULT_GOAL := help
 
