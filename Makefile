@@ -104,7 +104,7 @@ lint: ## gofmt, go vet, staticcheck, and the Dockerfile against BuildKit's rules
 .PHONY: clean
 clean: ## Remove bin/ and the images this Makefile built
 	rm -rf bin
-	-docker image rm $(IMAGE):latest $(IMAGE):$(VERSION) $(IMAGE):scratch 2>/dev/null
+	docker image rm $(IMAGE):latest $(IMAGE):$(VERSION) $(IMAGE):scratch 2>/dev/null || true
 
 # print-VAR prints a variable, for the end-to-end tests: make -s print-IMAGE
 print-%:
