@@ -60,9 +60,9 @@ func tryCommand(dir string, env []string, name string, args ...string) (string, 
 	return harness.Run(dir, env, name, args...)
 }
 
-// buildMu serializes image builds across parallel tests: the engine's
-// BuildKit (v0.8 in Docker 20.10) was seen to hang when several builds sharing
-// stages and cache mounts ran at once. They share most steps, so little is lost.
+// buildMu runs image builds one at a time across parallel tests: they share
+// most steps and cache mounts, so on a small machine running them at once
+// gains nothing but contention, and each build's log stays readable.
 var buildMu sync.Mutex
 
 func docker(t testing.TB, args ...string) string {
