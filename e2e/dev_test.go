@@ -111,6 +111,10 @@ func TestDevLoop(t *testing.T) {
 	firstID := p.containerID()
 	startedAt := inspect(t, firstID, "{{.State.StartedAt}}")
 	t.Logf("first 200 after up: %s", p.waitServes("Hello, World!"))
+	// The image seeds the module cache, so "nothing downloaded" alone would
+	// hold without the volume too: this file shows the volume itself survives.
+	const moduleCacheMark = "/go/pkg/mod/cache/written-by-the-first-container"
+	p.compose("exec", "-T", "dev", "touch", moduleCacheMark)
 
 	t.Run("edit is served without a restart", func(t *testing.T) {
 		edit("handlers.go", `"Hello, World!"`, `"Hello, edited!"`)
@@ -226,6 +230,9 @@ func TestDevLoop(t *testing.T) {
 			t.Fatal("down did not remove the container")
 		}
 		p.waitServes("Hello, burst 20!")
+		if out, err := tryCommand(p.repo, p.env, "docker", "compose", "-p", p.name, "exec", "-T", "dev", "test", "-f", moduleCacheMark); err != nil {
+			t.Errorf("the module cache did not outlive the first container: %v %s", err, out)
+		}
 		if logs := p.logs(); strings.Contains(logs, "go: downloading") {
 			t.Errorf("modules were downloaded again:\n%s", logs)
 		}
