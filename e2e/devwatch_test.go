@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -33,16 +34,21 @@ func TestDevWatchAndPolling(t *testing.T) {
 	// Ctrl-C, as a user ends it; compose then stops the containers.
 	watch.Cancel = func() error { return watch.Process.Signal(syscall.SIGINT) }
 	watch.WaitDelay = 30 * time.Second
-	var watchOut syncBuffer
-	watch.Stdout, watch.Stderr = &watchOut, &watchOut
+	watchLog := filepath.Join(t.TempDir(), "watch.log")
+	out, err := os.Create(watchLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch.Stdout, watch.Stderr = out, out
 	if err := watch.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		cancel()
 		_ = watch.Wait()
+		out.Close()
 		if t.Failed() {
-			t.Logf("docker compose up --watch:\n%s", watchOut.String())
+			t.Logf("docker compose up --watch:\n%s", readFile(t, watchLog))
 		}
 	})
 	p.waitServes("Hello, World!")

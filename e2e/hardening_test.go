@@ -6,11 +6,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -202,18 +203,13 @@ func TestSecretsStayOut(t *testing.T) {
 	ctxDir := t.TempDir()
 	cmd := fmt.Sprintf("docker buildx build -f - --output type=local,dest=%s . <<'EOF'\nFROM scratch\nCOPY . /\nEOF", ctxDir)
 	command(t, repo, nil, "sh", "-c", cmd)
-	var context []string
-	_ = filepath.Walk(ctxDir, func(path string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			rel, _ := filepath.Rel(ctxDir, path)
-			context = append(context, rel)
-			if data, _ := os.ReadFile(path); strings.Contains(string(data), secret) {
-				t.Errorf("%s reaches the build context", rel)
-			}
+	context := treeState(t, ctxDir)
+	for rel, file := range context {
+		if strings.Contains(file.content, secret) {
+			t.Errorf("%s reaches the build context", rel)
 		}
-		return nil
-	})
-	t.Logf("build context: %v", context)
+	}
+	t.Logf("build context: %v", slices.Sorted(maps.Keys(context)))
 
 	// What the images hold, every layer.
 	image := uniqueName("go-webapp-e2e-secrets-")

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	removeImages()
+	removeRepository(testImage)
 	os.Exit(code)
 }
 
@@ -134,22 +134,4 @@ func runContainer(t testing.TB, image string, extra ...string) container {
 func inspect(t testing.TB, name, format string) string {
 	t.Helper()
 	return docker(t, "inspect", "--format", format, name)
-}
-
-// syncBuffer is an io.Writer a command and the test may share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

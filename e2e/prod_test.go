@@ -4,7 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"debug/elf"
-	"io/fs"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -46,8 +46,6 @@ func makeImage(t *testing.T, target string) string {
 	}
 	return testImage + ":latest"
 }
-
-func removeImages() { removeRepository(testImage) }
 
 // removeRepository removes every tag of an image repository.
 func removeRepository(repository string) {
@@ -244,14 +242,7 @@ func TestBuilderCrossCompilesForArm64(t *testing.T) {
 	defer buildMu.Unlock()
 	command(t, repoRoot, nil, "docker", "buildx", "build", "-f", "docker/Dockerfile", "--target", "builder",
 		"--platform", "linux/arm64", "--output", "type=local,dest="+dest, ".")
-	var files []string
-	_ = filepath.WalkDir(dest, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(dest, path)
-			files = append(files, rel)
-		}
-		return nil
-	})
+	files := slices.Sorted(maps.Keys(treeState(t, dest)))
 	if want := []string{"etc/passwd", "etc/ssl/certs/ca-certificates.crt", "usr/local/bin/app"}; !slices.Equal(files, want) {
 		t.Errorf("builder exported %q, want %q", files, want)
 	}

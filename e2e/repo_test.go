@@ -30,12 +30,13 @@ func modulePath(t testing.TB, repo string) string {
 	return path
 }
 
-// treeState maps each file under dir to its content and modification time.
 type fileState struct {
 	content string
 	modTime int64
 }
 
+// treeState maps each file under dir (relative path) to its content and
+// modification time.
 func treeState(t testing.TB, dir string) map[string]fileState {
 	t.Helper()
 	state := map[string]fileState{}
