@@ -11,7 +11,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -219,6 +218,18 @@ func (b *bench) waitBody(url, want string, limit time.Duration) (time.Duration, 
 	return 0, fmt.Errorf("GET %s did not answer %q within %s", url, want, limit)
 }
 
+// reloadSeries waits for a freshly started dev server at url, warms it up
+// with two edits, then returns the reload time of b.edits more.
+func (b *bench) reloadSeries(repo, url string) ([]time.Duration, error) {
+	if _, err := b.waitBody(url, b.greeting(repo), 5*time.Minute); err != nil {
+		return nil, err
+	}
+	if _, err := b.measureReloads(repo, url, 2); err != nil {
+		return nil, err
+	}
+	return b.measureReloads(repo, url, b.edits)
+}
+
 // measureReloads edits the copy n times and returns, for each edit, the time
 // from the save to the first response carrying it.
 func (b *bench) measureReloads(repo, url string, n int) ([]time.Duration, error) {
@@ -254,15 +265,8 @@ func (b *bench) reload() error {
 	if err := compose("up", "-d", "--build"); err != nil {
 		return err
 	}
-	devURL := fmt.Sprintf("http://127.0.0.1:%d/", port)
-	if _, err := b.waitBody(devURL, b.greeting(b.repo), 5*time.Minute); err != nil {
-		return err
-	}
-	if _, err := b.measureReloads(b.repo, devURL, 2); err != nil { // warm up
-		return err
-	}
 	b.progress("reload (a): %d edits", b.edits)
-	ours, err := b.measureReloads(b.repo, devURL, b.edits)
+	ours, err := b.reloadSeries(b.repo, fmt.Sprintf("http://127.0.0.1:%d/", port))
 	if err != nil {
 		return err
 	}
@@ -292,14 +296,7 @@ func (b *bench) reload() error {
 		_, _ = b.docker("exec", name, "rm", "-rf", "/work/tmp")
 		_, _ = b.docker("rm", "-f", name)
 	})
-	plainURL := fmt.Sprintf("http://127.0.0.1:%d/", plainPort)
-	if _, err := b.waitBody(plainURL, b.greeting(plain), 5*time.Minute); err != nil {
-		return err
-	}
-	if _, err := b.measureReloads(plain, plainURL, 2); err != nil {
-		return err
-	}
-	defaults, err := b.measureReloads(plain, plainURL, b.edits)
+	defaults, err := b.reloadSeries(plain, fmt.Sprintf("http://127.0.0.1:%d/", plainPort))
 	if err != nil {
 		return err
 	}
@@ -529,7 +526,7 @@ func (b *bench) start() error {
 		return err
 	}
 
-	name, _, took, err := b.runRunner(b.image + ":latest")
+	name, _, took, err := b.runRunner(b.image+":latest", b.greeting(b.repo))
 	if err != nil {
 		return err
 	}
@@ -540,36 +537,34 @@ func (b *bench) start() error {
 	return nil
 }
 
-// runRunner starts image on a free loopback port and waits for its first 200.
-func (b *bench) runRunner(image string, extra ...string) (name, url string, took time.Duration, err error) {
+// runRunner starts image on a free loopback port and waits until it answers
+// want; it returns the container's name, its address and how long that took.
+func (b *bench) runRunner(image, want string, extra ...string) (name, addr string, took time.Duration, err error) {
 	port, err := harness.FreePort()
 	if err != nil {
 		return "", "", 0, err
 	}
 	name = fmt.Sprintf("go-webapp-bench-%s-%d", b.id, port)
-	url = fmt.Sprintf("http://127.0.0.1:%d/", port)
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
 	start := time.Now()
-	args := append([]string{"run", "-d", "--name", name, "-p", fmt.Sprintf("127.0.0.1:%d:1323", port)}, extra...)
+	args := append([]string{"run", "-d", "--name", name, "-p", addr + ":1323"}, extra...)
 	if _, err := b.docker(append(args, image)...); err != nil {
 		return "", "", 0, err
 	}
 	b.cleanup(func() { _, _ = b.docker("rm", "-f", name) })
-	for time.Since(start) < time.Minute {
-		if status, _, err := harness.Get(url); err == nil && status == 200 {
-			return name, url, time.Since(start), nil
-		}
-		time.Sleep(5 * time.Millisecond)
+	if _, err := b.waitBody("http://"+addr+"/", want, time.Minute); err != nil {
+		return "", "", 0, err
 	}
-	return "", "", 0, errors.New(image + " did not answer 200 within a minute")
+	return name, addr, time.Since(start), nil
 }
 
 func (b *bench) stopUnderLoad() error {
 	b.progress("stop under load: docker stop while 32 clients keep requests in flight")
-	name, url, _, err := b.runRunner(b.image + ":latest")
+	name, addr, _, err := b.runRunner(b.image+":latest", b.greeting(b.repo))
 	if err != nil {
 		return err
 	}
-	gen := load.Start(strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"), "/", 32, b.greeting(b.repo))
+	gen := load.Start(addr, "/", 32, b.greeting(b.repo))
 	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 	defer cancel()
 	if err := gen.WaitOK(ctx, 2000); err != nil {
@@ -608,8 +603,9 @@ func (b *bench) stopUnderLoad() error {
 	return nil
 }
 
-// bareApp is the baseline for throughput: net/http's hello world, built and
-// packaged the way docker/Dockerfile builds the service.
+// bareApp is the baseline for throughput: net/http's hello world, answering
+// the same body as the app under test, built and packaged the way
+// docker/Dockerfile builds the service.
 const bareApp = `package main
 
 import "net/http"
@@ -617,7 +613,7 @@ import "net/http"
 func main() {
 	http.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-		w.Write([]byte("Hello, World!"))
+		w.Write([]byte(%q))
 	})
 	http.ListenAndServe(":1323", nil)
 }
@@ -646,7 +642,12 @@ func (b *bench) throughput() error {
 	if err := os.MkdirAll(bare, 0o755); err != nil {
 		return err
 	}
-	for name, content := range map[string]string{"go.mod": "module bare\n\ngo 1.26.0\n", "main.go": bareApp, "Dockerfile": bareDockerfile} {
+	body := b.greeting(b.repo) // what the runner built last serves
+	for name, content := range map[string]string{
+		"go.mod":     "module bare\n\ngo 1.26.0\n",
+		"main.go":    fmt.Sprintf(bareApp, body),
+		"Dockerfile": bareDockerfile,
+	} {
 		if err := os.WriteFile(filepath.Join(bare, name), []byte(content), 0o644); err != nil {
 			return err
 		}
@@ -661,12 +662,12 @@ func (b *bench) throughput() error {
 
 	measure := func(label, image string, extra ...string) (float64, error) {
 		b.progress("throughput: %s, %d s", label, seconds)
-		name, url, _, err := b.runRunner(image, extra...)
+		name, addr, _, err := b.runRunner(image, body, extra...)
 		if err != nil {
 			return 0, err
 		}
 		defer func() { _, _ = b.docker("rm", "-f", name) }()
-		gen := load.Start(strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"), "/", 32, "Hello, World!")
+		gen := load.Start(addr, "/", 32, body)
 		select {
 		case <-time.After(time.Duration(seconds) * time.Second):
 		case <-b.ctx.Done():
@@ -676,11 +677,6 @@ func (b *bench) throughput() error {
 	}
 	bareRate, err := measure("bare net/http", bareImage)
 	if err != nil {
-		return err
-	}
-	// The edits above changed the greeting: build the image once more from
-	// the real tree's greeting for a like-for-like body.
-	if err := b.restoreGreeting(); err != nil {
 		return err
 	}
 	ourRate, err := measure("this app", b.image+":latest")
@@ -696,20 +692,6 @@ func (b *bench) throughput() error {
 	b.add(title, "this app (a JSON log line per request)", fmt.Sprintf("%.0f req/s", ourRate), fmt.Sprintf("%.2f× bare", ourRate/bareRate))
 	b.add(title, "this app, LOG_LEVEL=warn", fmt.Sprintf("%.0f req/s", quietRate), fmt.Sprintf("%.2f× bare: middleware without the log write", quietRate/bareRate))
 	return nil
-}
-
-func (b *bench) restoreGreeting() error {
-	file := filepath.Join(b.repo, "app", "handlers.go")
-	src, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	src = bytes.Replace(src, []byte(strconv.Quote(b.greeting(b.repo))), []byte(strconv.Quote("Hello, World!")), 1)
-	if err := os.WriteFile(file, src, 0o644); err != nil {
-		return err
-	}
-	delete(b.greetings, b.repo)
-	return b.makeProd("prod")
 }
 
 func (b *bench) report() error {
