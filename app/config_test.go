@@ -49,3 +49,12 @@ func TestLoadConfig(t *testing.T) {
 		})
 	}
 }
+
+// testConfig is the configuration with every variable unset: the defaults.
+func testConfig() config {
+	cfg, err := loadConfig(func(string) string { return "" })
+	if err != nil {
+		panic(err)
+	}
+	return cfg
+}

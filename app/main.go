@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer stop()
 
 	logger := newLogger(cfg, stdout)
-	srv := newServer(cfg, logger)
+	srv := newServer(cfg, newHandler(logger), logger)
 	// Listening before serving turns "address in use" into an error from run
 	// instead of a log line from a goroutine.
 	listener, err := net.Listen("tcp", srv.Addr)

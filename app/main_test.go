@@ -65,8 +65,21 @@ func startRun(t *testing.T, ctx context.Context) (addr string, stdout *syncBuffe
 	go func() {
 		result <- run(ctx, []string{"go-webapp"}, func(k string) string { return env[k] }, stdout, io.Discard)
 	}()
-	waitFor(t, "server started", func() bool { return strings.Contains(stdout.String(), "server started") })
-	return "127.0.0.1:" + port, stdout, result
+	addr = "127.0.0.1:" + port
+	waitFor(t, "GET /healthz to answer 200", func() bool {
+		select {
+		case err := <-result:
+			t.Fatalf("run returned before serving: %v", err)
+		default:
+		}
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return addr, stdout, result
 }
 
 func TestRunServesAndDrainsInFlightRequestOnCancel(t *testing.T) {

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// addMiddleware wraps every route: the URI limit runs before routing, then
+// the request log, panic recovery and the body limit, outermost first.
+func addMiddleware(e *echo.Echo, logger *slog.Logger) {
+	e.Pre(limitURI(maxURIBytes))
+	e.Use(
+		requestLogger(logger),
+		recoverPanics(logger),
+		middleware.BodyLimit(bodyLimit),
+	)
+}
+
+// requestLogger writes one structured line per request. Successful health
+// checks are logged at debug level: probes every few seconds would drown the
+// lines that matter.
+func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		HandleError:  true, // let the error handler pick the status before it is logged
+		LogMethod:    true,
+		LogURI:       true,
+		LogRoutePath: true,
+		LogStatus:    true,
+		LogLatency:   true,
+		LogRemoteIP:  true,
+		LogError:     true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			switch {
+			case v.Status >= http.StatusInternalServerError:
+				level = slog.LevelError
+			case v.RoutePath == "/healthz" && v.Status == http.StatusOK:
+				level = slog.LevelDebug
+			}
+			attrs := []slog.Attr{
+				slog.String("method", v.Method),
+				slog.String("uri", v.URI),
+				slog.Int("status", v.Status),
+				slog.Duration("latency", v.Latency),
+				slog.String("remote_ip", v.RemoteIP),
+			}
+			if v.Error != nil {
+				attrs = append(attrs, slog.String("error", v.Error.Error()))
+			}
+			logger.LogAttrs(context.Background(), level, "request", attrs...)
+			return nil
+		},
+	})
+}
+
+// recoverPanics turns a panicking handler into a 500 and one error line with
+// the stack, through the service's logger rather than echo's own.
+func recoverPanics(logger *slog.Logger) echo.MiddlewareFunc {
+	return middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			logger.Error("panic recovered", "error", err, "method", c.Request().Method,
+				"uri", c.Request().RequestURI, "stack", string(stack))
+			return err // answered 500 by the error handler
+		},
+	})
+}
+
+// limitURI answers 414 to request targets longer than max bytes; net/http
+// only caps the request line and headers together (431).
+func limitURI(max int) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if len(c.Request().RequestURI) > max {
+				return echo.NewHTTPError(http.StatusRequestURITooLong)
+			}
+			return next(c)
+		}
+	}
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestRoutes is the table to extend when you add a route in routes.go. The
+// error rows show what every route gets from the middleware: JSON errors and
+// the size limits.
+func TestRoutes(t *testing.T) {
+	tests := []struct {
+		name        string
+		method      string
+		target      string
+		body        string
+		wantStatus  int
+		wantType    string
+		wantBody    string
+		wantBodyHas string
+	}{
+		{name: "hello", method: "GET", target: "/", wantStatus: 200, wantType: "text/plain; charset=UTF-8", wantBody: "Hello, World!"},
+		{name: "health", method: "GET", target: "/healthz", wantStatus: 200, wantType: "application/json", wantBody: `{"status":"ok"}` + "\n"},
+		{name: "unknown path", method: "GET", target: "/nope", wantStatus: 404, wantType: "application/json", wantBodyHas: `"message":"Not Found"`},
+		{name: "wrong method", method: "DELETE", target: "/", wantStatus: 405, wantType: "application/json", wantBodyHas: `"message":"Method Not Allowed"`},
+		{name: "body over limit", method: "POST", target: "/", body: strings.Repeat("x", 1<<20+1), wantStatus: 413, wantType: "application/json"},
+		{name: "uri over limit", method: "GET", target: "/?q=" + strings.Repeat("a", maxURIBytes), wantStatus: 414, wantType: "application/json"},
+	}
+	handler := newHandler(slog.New(slog.DiscardHandler))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.target, strings.NewReader(tt.body)))
+
+			if rec.Code != tt.wantStatus {
+				t.Errorf("status = %d, want %d", rec.Code, tt.wantStatus)
+			}
+			if got := rec.Header().Get("Content-Type"); got != tt.wantType {
+				t.Errorf("Content-Type = %q, want %q", got, tt.wantType)
+			}
+			if tt.wantBody != "" && rec.Body.String() != tt.wantBody {
+				t.Errorf("body = %q, want %q", rec.Body.String(), tt.wantBody)
+			}
+			if !strings.Contains(rec.Body.String(), tt.wantBodyHas) {
+				t.Errorf("body = %q, want it to contain %q", rec.Body.String(), tt.wantBodyHas)
+			}
+		})
+	}
+}
