@@ -79,7 +79,7 @@ test-unit: ## Run the Go tests that need no Docker, with the race detector
 
 .PHONY: test-e2e
 test-e2e: ## Run the end-to-end tests: images, containers and compose, as a user runs them
-	cd e2e && go test -count=1 -timeout 30m ./...
+	cd e2e && go test -count=1 -failfast -timeout 30m ./...
 
 .PHONY: bench
 bench: ## Measure reload, image size, rebuild, start, stop under load, throughput (BENCH_QUICK=1: fewer samples)
@@ -90,7 +90,7 @@ fuzz: ## Fuzz the server's request handling for FUZZTIME (default 60s); the seed
 	go test -run '^$$' -fuzz FuzzServer -fuzztime $(or $(FUZZTIME),60s) ./app
 
 .PHONY: lint
-lint: ## gofmt, go vet, staticcheck, and the Dockerfile against BuildKit's rules
+lint: ## gofmt, go vet, staticcheck, and the Dockerfiles (ours and bench's baselines) against BuildKit's rules
 	@out=$$(gofmt -l app e2e tools); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go -C e2e vet ./...
@@ -99,7 +99,7 @@ lint: ## gofmt, go vet, staticcheck, and the Dockerfile against BuildKit's rules
 	@# so the app's go.mod lists only what the app needs.
 	staticcheck=$$(go -C tools tool -n staticcheck) && $$staticcheck ./... && \
 		(cd e2e && $$staticcheck ./...) && (cd tools && $$staticcheck ./...)
-	go -C tools run ./dockerfilelint ../$(DOCKERFILE)
+	go -C tools run ./dockerfilelint ../$(DOCKERFILE) $(addprefix ../,$(wildcard e2e/cmd/bench/baselines/*/Dockerfile))
 
 .PHONY: clean
 clean: ## Remove bin/ and the images this Makefile built

@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"e2e/harness"
 )
 
 // TestDevWatchAndPolling runs the dev service the two other documented ways:
@@ -18,57 +16,37 @@ import (
 func TestDevWatchAndPolling(t *testing.T) {
 	t.Parallel()
 	p := newDevProject(t)
-	writeFile(t, filepath.Join(p.repo, ".env"), "AIR_POLL=true\n")
-
-	buildMu.Lock()
-	p.compose("build")
-	buildMu.Unlock()
+	harness.WriteFile(t, filepath.Join(p.Dir, ".env"), "AIR_POLL=true\n")
+	p.Build()
 	// The rebuild below moves the tag off this image; compose down --rmi
 	// removes only the tagged one.
-	firstImage := docker(t, "image", "inspect", "--format", "{{.Id}}", p.name+"-dev")
-	t.Cleanup(func() { _, _ = tryCommand(repoRoot, nil, "docker", "image", "rm", "-f", firstImage) })
-	ctx, cancel := context.WithCancel(context.Background())
-	watch := exec.CommandContext(ctx, "docker", "compose", "-p", p.name, "up", "--watch")
-	watch.Dir = p.repo
-	watch.Env = append(watch.Environ(), p.env...)
-	// Ctrl-C, as a user ends it; compose then stops the containers.
-	watch.Cancel = func() error { return watch.Process.Signal(syscall.SIGINT) }
-	watch.WaitDelay = 30 * time.Second
-	watchLog := filepath.Join(t.TempDir(), "watch.log")
-	out, err := os.Create(watchLog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	watch.Stdout, watch.Stderr = out, out
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = watch.Wait()
-		out.Close()
-		if t.Failed() {
-			t.Logf("docker compose up --watch:\n%s", readFile(t, watchLog))
-		}
-	})
+	firstImage := harness.Inspect(t, p.Name+"-dev", "{{.Id}}")
+	t.Cleanup(func() { removeImages(firstImage) })
+	p.RunInBackground("up", "--watch")
 	p.waitServes("Hello, World!")
 
-	t.Run("polling picks up an edit", func(t *testing.T) {
-		if cmd := inspect(t, p.containerID(), "{{json .Config.Cmd}}"); !strings.Contains(cmd, "-build.poll=true") {
-			t.Fatalf("AIR_POLL=true did not reach air: command %s", cmd)
-		}
-		replaceIn(t, p.handler, `"Hello, World!"`, `"Hello, polled!"`)
-		t.Logf("save to new response with polling: %s", p.waitServes("Hello, polled!"))
-	})
+	runSteps(t, []step{
+		{"polling picks up an edit", func(t *testing.T) {
+			if cmd := harness.Inspect(t, p.ContainerID("dev"), "{{json .Config.Cmd}}"); !strings.Contains(cmd, "-build.poll=true") {
+				t.Fatalf("AIR_POLL=true did not reach air: command %s", cmd)
+			}
+			harness.ReplaceIn(t, p.handler, `"Hello, World!"`, `"Hello, polled!"`)
+			t.Logf("save to new response with polling: %s", p.waitServes("Hello, polled!"))
+		}},
 
-	t.Run("a new dependency rebuilds the image", func(t *testing.T) {
-		before := p.containerID()
-		command(t, p.repo, nil, "go", "get", "github.com/google/uuid@v1.6.0")
-		replaceIn(t, p.handler, `"github.com/labstack/echo/v4"`, "\"github.com/google/uuid\"\n\t\"github.com/labstack/echo/v4\"")
-		replaceIn(t, p.handler, `"Hello, polled!"`, `"Hello, "+uuid.NewSHA1(uuid.NameSpaceURL, []byte("go-webapp")).String()`)
-		waitForBody(t, 5*time.Minute, p.url+"/", "Hello, 4d315210-0c19-565d-8d1e-b2aa7c952df8")
-		if p.containerID() == before {
-			t.Error("the container was not recreated from a rebuilt image")
-		}
+		{"a new dependency rebuilds the image", func(t *testing.T) {
+			before := p.ContainerID("dev")
+			harness.Command(t, p.Dir, nil, "go", "get", "github.com/google/uuid@v1.6.0")
+			harness.ReplaceIn(t, p.handler, `"github.com/labstack/echo/v4"`, "\"github.com/google/uuid\"\n\t\"github.com/labstack/echo/v4\"")
+			harness.ReplaceIn(t, p.handler, `"Hello, polled!"`, `"Hello, "+uuid.NewSHA1(uuid.NameSpaceURL, []byte("go-webapp")).String()`)
+			// The recreated container publishes on a new port: URL reads it again.
+			harness.Eventually(t, 5*time.Minute, "the rebuilt image's answer", func() (bool, string) {
+				_, body, err := harness.Get(p.URL("dev") + "/")
+				return err == nil && body == "Hello, 4d315210-0c19-565d-8d1e-b2aa7c952df8", body
+			})
+			if p.ContainerID("dev") == before {
+				t.Error("the container was not recreated from a rebuilt image")
+			}
+		}},
 	})
 }

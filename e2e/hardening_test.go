@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -12,12 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"e2e/load"
+	"e2e/harness"
 )
 
 // TestRunnerDrainsUnderLoad: with requests in flight all the time, docker
@@ -25,61 +23,30 @@ import (
 // 0 inside the grace period.
 func TestRunnerDrainsUnderLoad(t *testing.T) {
 	t.Parallel()
-	c := runContainer(t, makeImage(t, "prod"))
-	waitForBody(t, 30*time.Second, c.url+"/", "Hello, World!")
+	c := harness.StartContainer(t, makeImage(t, "prod"), nil)
+	harness.WaitBody(t, 30*time.Second, c.URL+"/", "Hello, World!")
 
-	gen := load.Start(strings.TrimPrefix(c.url, "http://"), "/", 32, "Hello, World!")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := gen.WaitOK(ctx, 2000); err != nil {
-		gen.Stop()
-		t.Fatal(err)
+	drain, took := harness.StopUnderLoad(t, c, 32, 2000, "Hello, World!")
+	t.Logf("docker stop took %s; %s", took.Round(time.Millisecond), drain)
+	if drain.Accepted < 2000 {
+		t.Errorf("the server logged only %d requests", drain.Accepted)
 	}
-	start := time.Now()
-	docker(t, "stop", c.name)
-	stopTook := time.Since(start)
-	result := gen.Stop()
-
-	logged := load.LoggedIDs(docker(t, "logs", c.name))
-	lost := result.Lost(logged)
-	t.Logf("docker stop took %s; server answered %d requests, clients got %d in full, %d lost; failures before the server accepted: %v",
-		stopTook.Round(time.Millisecond), len(logged), len(result.OK), len(lost), result.Failed)
-	if len(logged) < 2000 {
-		t.Errorf("the server logged only %d requests", len(logged))
+	if len(drain.Lost) > 0 {
+		t.Errorf("%d accepted requests lost their response under docker stop", len(drain.Lost))
 	}
-	if len(lost) > 0 {
-		t.Errorf("%d accepted requests lost their response under docker stop, e.g. %v", len(lost), lost[:min(len(lost), 10)])
-	}
-	if code := inspect(t, c.name, "{{.State.ExitCode}}"); code != "0" {
+	if code := c.Inspect("{{.State.ExitCode}}"); code != "0" {
 		t.Errorf("exit code %s after docker stop under load, want 0", code)
 	}
 }
 
-// rawExchange sends request bytes on a new connection and returns the
-// response the server gave, or the error reading it.
-func rawExchange(t *testing.T, addr, request string) (*http.Response, error) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.WriteString(conn, request); err != nil {
-		return nil, err
-	}
-	return http.ReadResponse(bufio.NewReader(conn), nil)
-}
-
 // TestRunnerWithstandsHostileInput sends the runner what a hostile or broken
 // client would; every answer is a proper HTTP error and the server goes on.
-// (A panicking handler is covered in app/server_test.go: that route exists
-// only in tests.)
+// (A panicking handler is covered in app/middleware_test.go: that route
+// exists only in tests.)
 func TestRunnerWithstandsHostileInput(t *testing.T) {
 	t.Parallel()
-	c := runContainer(t, makeImage(t, "prod"))
-	waitForBody(t, 30*time.Second, c.url+"/", "Hello, World!")
-	addr := strings.TrimPrefix(c.url, "http://")
+	c := harness.StartContainer(t, makeImage(t, "prod"), nil)
+	harness.WaitBody(t, 30*time.Second, c.URL+"/", "Hello, World!")
 
 	tests := []struct {
 		name       string
@@ -97,7 +64,7 @@ func TestRunnerWithstandsHostileInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := rawExchange(t, addr, tt.request)
+			resp, err := rawExchange(t, c.Addr, tt.request)
 			if err != nil {
 				t.Fatalf("no response: %v", err)
 			}
@@ -113,7 +80,7 @@ func TestRunnerWithstandsHostileInput(t *testing.T) {
 	}
 
 	t.Run("headers one byte at a time are cut off", func(t *testing.T) {
-		conn, err := net.Dial("tcp", addr)
+		conn, err := net.Dial("tcp", c.Addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,49 +109,52 @@ func TestRunnerWithstandsHostileInput(t *testing.T) {
 		}
 	})
 
-	if running := inspect(t, c.name, "{{.State.Running}} {{.RestartCount}}"); running != "true 0" {
+	if running := c.Inspect("{{.State.Running}} {{.RestartCount}}"); running != "true 0" {
 		t.Errorf("after hostile input: running, restarts = %s", running)
 	}
-	waitForBody(t, 10*time.Second, c.url+"/", "Hello, World!")
+	harness.WaitBody(t, 10*time.Second, c.URL+"/", "Hello, World!")
+}
+
+// rawExchange sends request bytes on a new connection and returns the
+// response the server gave, or the error reading it.
+func rawExchange(t *testing.T, addr, request string) (*http.Response, error) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(conn, request); err != nil {
+		return nil, err
+	}
+	return http.ReadResponse(bufio.NewReader(conn), nil)
 }
 
 // TestComposeProdProfile: `make prod-up` (docker compose --profile prod up)
 // runs the runner locked down, and does not start the dev service.
 func TestComposeProdProfile(t *testing.T) {
 	t.Parallel()
-	repo := copyRepo(t)
-	port := strconv.Itoa(freePort(t))
-	project := uniqueName("go-webapp-e2e-")
-	env := []string{"HOST_PORT=" + port, "COMPOSE_PROJECT_NAME=" + project}
-	t.Cleanup(func() {
-		out, err := tryCommand(repo, env, "docker", "compose", "--profile", "prod", "down", "-v", "--rmi", "local")
-		if err != nil {
-			t.Errorf("compose down: %v\n%s", err, out)
-		}
-	})
-	buildMu.Lock()
-	command(t, repo, env, "make", "prod-up")
-	buildMu.Unlock()
+	p := harness.NewProject(t, harness.CopyRepo(t), "prod")
+	harness.Build(t, p.Dir, p.Env(), "make", "prod-up")
 
-	status, body, err := get("http://127.0.0.1:" + port + "/")
+	status, body, err := harness.Get(p.URL("prod") + "/")
 	if err != nil || status != 200 || body != "Hello, World!" {
 		t.Fatalf("GET / = %d %q %v", status, body, err)
 	}
-	services := strings.Fields(command(t, repo, env, "docker", "compose", "--profile", "prod", "ps", "--services"))
-	if len(services) != 1 || services[0] != "prod" {
+	if services := strings.Fields(p.Compose("ps", "--services")); !slices.Equal(services, []string{"prod"}) {
 		t.Errorf("running services %v, want only prod", services)
 	}
-	id := strings.TrimSpace(command(t, repo, env, "docker", "compose", "--profile", "prod", "ps", "-q", "prod"))
-	got := inspect(t, id, "{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} "+
+	got := harness.Inspect(t, p.ContainerID("prod"), "{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} "+
 		"{{.HostConfig.RestartPolicy.Name}} {{.Config.StopTimeout}} {{.State.Health.Status}} {{.Config.User}}")
 	if want := "true [ALL] [no-new-privileges:true] unless-stopped 10 healthy 65532:65532"; got != want {
 		t.Errorf("prod container: %s, want %s", got, want)
 	}
-	if limits := inspect(t, id, "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}"); strings.Contains(limits, "0 ") || strings.HasSuffix(limits, " 0") {
+	if limits := harness.Inspect(t, p.ContainerID("prod"), "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}"); slices.Contains(strings.Fields(limits), "0") {
 		t.Errorf("memory and CPU limits = %s, want both set", limits)
 	}
-	command(t, repo, env, "make", "prod-down")
-	if out := command(t, repo, env, "docker", "compose", "--profile", "prod", "ps", "-a", "-q"); strings.TrimSpace(out) != "" {
+	p.Command("make", "prod-down")
+	if out := p.Compose("ps", "-a", "-q"); strings.TrimSpace(out) != "" {
 		t.Errorf("make prod-down left containers: %s", out)
 	}
 }
@@ -193,36 +163,31 @@ func TestComposeProdProfile(t *testing.T) {
 // the repository: none reaches the build context or any layer of the images.
 func TestSecretsStayOut(t *testing.T) {
 	t.Parallel()
-	repo := copyRepo(t)
-	secret := uniqueName("planted-secret-")
+	repo := harness.CopyRepo(t)
+	secret := harness.UniqueName("planted-secret-")
 	for _, f := range []string{".env", "server.pem", ".git/config", "app/.env.local", "app/id.key"} {
-		writeFile(t, filepath.Join(repo, f), "SECRET="+secret+"\n")
+		harness.WriteFile(t, filepath.Join(repo, f), "SECRET="+secret+"\n")
 	}
 
 	// What the builder receives: the context, after .dockerignore.
 	ctxDir := t.TempDir()
-	cmd := fmt.Sprintf("docker buildx build -f - --output type=local,dest=%s . <<'EOF'\nFROM scratch\nCOPY . /\nEOF", ctxDir)
-	command(t, repo, nil, "sh", "-c", cmd)
-	context := treeState(t, ctxDir)
+	script := fmt.Sprintf("docker buildx build -f - --output type=local,dest=%s . <<'EOF'\nFROM scratch\nCOPY . /\nEOF", ctxDir)
+	harness.Command(t, repo, nil, "sh", "-c", script)
+	context := harness.TreeState(t, ctxDir)
 	for rel, file := range context {
-		if strings.Contains(file.content, secret) {
+		if strings.Contains(file.Content, secret) {
 			t.Errorf("%s reaches the build context", rel)
 		}
 	}
 	t.Logf("build context: %v", slices.Sorted(maps.Keys(context)))
 
 	// What the images hold, every layer.
-	image := uniqueName("go-webapp-e2e-secrets-")
-	project := uniqueName("go-webapp-e2e-")
-	t.Cleanup(func() {
-		removeRepository(image)
-		removeRepository(project + "-dev")
-	})
-	buildMu.Lock()
-	command(t, repo, nil, "make", "prod", "IMAGE="+image, "VERSION=secrets")
-	command(t, repo, nil, "docker", "compose", "-p", project, "build", "dev")
-	buildMu.Unlock()
-	for _, ref := range []string{image + ":latest", project + "-dev"} {
+	image := harness.UniqueName("go-webapp-e2e-secrets-")
+	p := harness.NewProject(t, repo)
+	t.Cleanup(func() { removeImages(image) })
+	harness.Build(t, repo, nil, "make", "prod", "IMAGE="+image, "VERSION=secrets")
+	p.Build()
+	for _, ref := range []string{image + ":latest", p.Name + "-dev"} {
 		if streamContains(t, []byte(secret), "docker", "save", ref) {
 			t.Errorf("a layer of %s holds the planted secret", ref)
 		}
@@ -233,7 +198,7 @@ func TestSecretsStayOut(t *testing.T) {
 // output, without holding all of it (an image tarball) in memory.
 func streamContains(t *testing.T, needle []byte, name string, args ...string) bool {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	cmd := exec.CommandContext(t.Context(), name, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -2,19 +2,22 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"e2e/harness"
 )
 
 // TestMakeAloneListsEveryTarget: `make` with no target prints help, and the
 // help names every target of the Makefile with its one-line description.
 func TestMakeAloneListsEveryTarget(t *testing.T) {
-	makefile, err := os.ReadFile(repoRoot + "/Makefile")
+	makefile, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "Makefile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	help := command(t, repoRoot, nil, "make")
+	help := harness.Command(t, harness.RepoRoot(), nil, "make")
 	targets := regexp.MustCompile(`(?m)^([a-z0-9-]+):`).FindAllStringSubmatch(string(makefile), -1)
 	if len(targets) < 10 {
 		t.Fatalf("found only %d targets in the Makefile", len(targets))
@@ -31,7 +34,7 @@ func TestMakeAloneListsEveryTarget(t *testing.T) {
 // not there, the end-to-end tests fail (they are not skipped) and say how to
 // start Docker.
 func TestWithoutDockerTheE2ETestsFailWithOneLine(t *testing.T) {
-	out, err := tryCommand(".", []string{"DOCKER_HOST=unix:///nonexistent/docker.sock"},
+	out, err := harness.Run(t.Context(), ".", []string{"DOCKER_HOST=unix:///nonexistent/docker.sock"},
 		"go", "test", "-count=1", "-run", "^TestProdImageIsTaggedLatestAndVersion$", ".")
 	if err == nil {
 		t.Fatalf("go test passed without Docker:\n%s", out)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"debug/elf"
 	"maps"
 	"os/exec"
@@ -12,12 +13,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"e2e/harness"
 )
 
 // The tests build the production images once, under a name of their own so
 // that a user's go-webapp:latest is left alone.
 var (
-	testImage = uniqueName("go-webapp-e2e-")
+	testImage = harness.UniqueName("go-webapp-e2e-")
 	builds    sync.Map // make target -> *imageBuild
 )
 
@@ -34,9 +37,8 @@ func makeImage(t *testing.T, target string) string {
 	b, _ := builds.LoadOrStore(target, &imageBuild{})
 	build := b.(*imageBuild)
 	build.once.Do(func() {
-		buildMu.Lock()
-		defer buildMu.Unlock()
-		build.out, build.err = tryCommand(repoRoot, nil, "make", target, "IMAGE="+testImage)
+		// Not t's context: the image outlives this test for the others.
+		build.out, build.err = harness.RunBuild(context.Background(), harness.RepoRoot(), nil, "make", target, "IMAGE="+testImage)
 	})
 	if build.err != nil {
 		t.Fatalf("make %s: %v\n%s", target, build.err, build.out)
@@ -47,32 +49,26 @@ func makeImage(t *testing.T, target string) string {
 	return testImage + ":latest"
 }
 
-// removeRepository removes every tag of an image repository.
-func removeRepository(repository string) {
-	out, _ := tryCommand(repoRoot, nil, "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository)
+// removeImages removes every tag of an image repository.
+func removeImages(repository string) {
+	out, _ := harness.Run(context.Background(), "", nil, "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository)
 	if refs := strings.Fields(out); len(refs) > 0 {
-		_, _ = tryCommand(repoRoot, nil, "docker", append([]string{"image", "rm", "-f"}, refs...)...)
+		_, _ = harness.Run(context.Background(), "", nil, "docker", append([]string{"image", "rm", "-f"}, refs...)...)
 	}
-}
-
-func makeVariable(t *testing.T, name string) string {
-	t.Helper()
-	return strings.TrimSpace(command(t, repoRoot, nil, "make", "-s", "print-"+name))
 }
 
 func TestProdImageIsTaggedLatestAndVersion(t *testing.T) {
 	makeImage(t, "prod")
-	version := makeVariable(t, "VERSION")
-	latest := docker(t, "image", "inspect", "--format", "{{.Id}}", testImage+":latest")
-	versioned := docker(t, "image", "inspect", "--format", "{{.Id}}", testImage+":"+version)
-	if latest != versioned {
+	version := harness.MakeVariable(t, "VERSION")
+	latest := harness.Inspect(t, testImage+":latest", "{{.Id}}")
+	if versioned := harness.Inspect(t, testImage+":"+version, "{{.Id}}"); latest != versioned {
 		t.Errorf("%s:latest is %s but %s:%s is %s", testImage, latest, testImage, version, versioned)
 	}
-	labels := docker(t, "image", "inspect", "--format", "{{json .Config.Labels}}", testImage+":latest")
+	labels := harness.Inspect(t, testImage+":latest", "{{json .Config.Labels}}")
 	for _, want := range []string{
 		`"org.opencontainers.image.version":"` + version + `"`,
-		`"org.opencontainers.image.revision":"` + makeVariable(t, "COMMIT") + `"`,
-		`"org.opencontainers.image.created":"` + makeVariable(t, "BUILD_DATE") + `"`,
+		`"org.opencontainers.image.revision":"` + harness.MakeVariable(t, "COMMIT") + `"`,
+		`"org.opencontainers.image.created":"` + harness.MakeVariable(t, "BUILD_DATE") + `"`,
 		`"org.opencontainers.image.title":"` + testImage + `"`,
 		`"org.opencontainers.image.source"`,
 	} {
@@ -82,55 +78,54 @@ func TestProdImageIsTaggedLatestAndVersion(t *testing.T) {
 	}
 }
 
+// lockedDown is how production should run either image (Kubernetes'
+// restricted profile): read-only root, no capabilities, no privilege
+// escalation.
+var lockedDown = []string{"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"}
+
 // TestProdImages runs each image as `docker run` does by default, and locked
-// down the way production should run it (Kubernetes' restricted profile):
-// read-only root, no capabilities, no privilege escalation. Both must serve,
-// become healthy, run as non-root and stop cleanly.
+// down. Both must serve, become healthy, run as non-root and stop cleanly.
 func TestProdImages(t *testing.T) {
-	lockedDown := []string{"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"}
 	for _, target := range []string{"prod", "prod-scratch"} {
 		for _, mode := range []string{"default", "locked-down"} {
 			t.Run(target+"/"+mode, func(t *testing.T) {
 				t.Parallel()
-				image := makeImage(t, target)
 				var flags []string
 				if mode == "locked-down" {
 					flags = lockedDown
 				}
-				testProdContainer(t, runContainer(t, image, flags...))
+				testProdContainer(t, harness.StartContainer(t, makeImage(t, target), flags))
 			})
 		}
 	}
 }
 
-func testProdContainer(t *testing.T, c container) {
+func testProdContainer(t *testing.T, c *harness.Container) {
 	t.Helper()
-	waitForBody(t, 30*time.Second, c.url+"/", "Hello, World!")
+	harness.WaitBody(t, 30*time.Second, c.URL+"/", "Hello, World!")
 
-	if user := inspect(t, c.name, "{{.Config.User}}"); user != "65532:65532" {
+	if user := c.Inspect("{{.Config.User}}"); user != "65532:65532" {
 		t.Errorf("image user = %q, want 65532:65532", user)
 	}
-	status := docker(t, "exec", c.name, "/usr/local/bin/app", "-version")
-	if !strings.Contains(status, makeVariable(t, "VERSION")) {
+	status := harness.Docker(t, "exec", c.Name, "/usr/local/bin/app", "-version")
+	if !strings.Contains(status, harness.MakeVariable(t, "VERSION")) {
 		t.Errorf("-version in the image printed %q, want the make VERSION", status)
 	}
 	// What the kernel says, not what the image claims.
-	if uids := processUIDs(t, c.name); slices.Contains(uids, "0") {
+	if uids := processUIDs(t, c.Name); slices.Contains(uids, "0") {
 		t.Errorf("a process in the container runs as root: UIDs %v", uids)
 	}
 
-	eventually(t, 60*time.Second, "health status healthy", func() (bool, string) {
-		s := inspect(t, c.name, "{{.State.Health.Status}}")
+	harness.Eventually(t, time.Minute, "health status healthy", func() (bool, string) {
+		s := c.Inspect("{{.State.Health.Status}}")
 		return s == "healthy", s
 	})
 
-	start := time.Now()
-	docker(t, "stop", c.name)
-	t.Logf("docker stop took %s", time.Since(start).Round(time.Millisecond))
-	if code := inspect(t, c.name, "{{.State.ExitCode}}"); code != "0" {
+	t.Logf("docker stop took %s", c.Stop().Round(time.Millisecond))
+	if code := c.Inspect("{{.State.ExitCode}}"); code != "0" {
 		t.Errorf("exit code after docker stop = %s, want 0 (137 would mean SIGKILL after the grace period)", code)
 	}
-	if logs := docker(t, "logs", c.name); !strings.Contains(logs, `"msg":"server stopped"`) {
+	if logs := c.Logs(); !strings.Contains(logs, `"msg":"server stopped"`) {
 		t.Errorf("no 'server stopped' log line after docker stop:\n%s", logs)
 	}
 }
@@ -141,7 +136,7 @@ func testProdContainer(t *testing.T, c container) {
 func processUIDs(t *testing.T, name string) []string {
 	t.Helper()
 	var uids []string
-	for i, line := range strings.Split(docker(t, "top", name, "-o", "pid,uid"), "\n") {
+	for i, line := range strings.Split(harness.Docker(t, "top", name, "-o", "pid,uid"), "\n") {
 		if fields := strings.Fields(line); i > 0 && len(fields) == 2 {
 			uids = append(uids, fields[1])
 		}
@@ -158,7 +153,7 @@ func processUIDs(t *testing.T, name string) []string {
 // A file the image writes with the content its base already has (the CA
 // bundle can be the same) does not count as added.
 func TestProdImagesHoldOnlyTheBinary(t *testing.T) {
-	alpine := "alpine:" + makeVariable(t, "ALPINE_VERSION")
+	alpine := "alpine:" + harness.MakeVariable(t, "ALPINE_VERSION")
 	tests := []struct {
 		target  string
 		base    string // "" for scratch
@@ -170,15 +165,14 @@ func TestProdImagesHoldOnlyTheBinary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.target, func(t *testing.T) {
 			t.Parallel()
-			image := makeImage(t, tt.target)
-			files := exportedFiles(t, image)
-			var added []string
+			files := exportedFiles(t, makeImage(t, tt.target))
 			baseFiles := map[string][]byte{}
 			if tt.base != "" {
 				baseFiles = exportedFiles(t, tt.base)
 			}
-			for path, sum := range files {
-				if base, ok := baseFiles[path]; !ok || !bytes.Equal(base, sum) {
+			var added []string
+			for path, content := range files {
+				if base, ok := baseFiles[path]; !ok || !bytes.Equal(base, content) {
 					added = append(added, path)
 				}
 			}
@@ -200,9 +194,9 @@ func TestProdImagesHoldOnlyTheBinary(t *testing.T) {
 // puts into every container.
 func exportedFiles(t *testing.T, image string) map[string][]byte {
 	t.Helper()
-	id := docker(t, "create", image)
-	defer tryCommand(repoRoot, nil, "docker", "rm", "-f", id)
-	cmd := exec.Command("docker", "export", id)
+	id := harness.Docker(t, "create", image)
+	defer harness.Run(context.Background(), "", nil, "docker", "rm", "-f", id)
+	cmd := exec.CommandContext(t.Context(), "docker", "export", id)
 	var tarball bytes.Buffer
 	cmd.Stdout = &tarball
 	if err := cmd.Run(); err != nil {
@@ -238,11 +232,9 @@ func exportedFiles(t *testing.T, image string) map[string][]byte {
 func TestBuilderCrossCompilesForArm64(t *testing.T) {
 	t.Parallel()
 	dest := t.TempDir()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	command(t, repoRoot, nil, "docker", "buildx", "build", "-f", "docker/Dockerfile", "--target", "builder",
+	harness.Build(t, harness.RepoRoot(), nil, "docker", "buildx", "build", "-f", "docker/Dockerfile", "--target", "builder",
 		"--platform", "linux/arm64", "--output", "type=local,dest="+dest, ".")
-	files := slices.Sorted(maps.Keys(treeState(t, dest)))
+	files := slices.Sorted(maps.Keys(harness.TreeState(t, dest)))
 	if want := []string{"etc/passwd", "etc/ssl/certs/ca-certificates.crt", "usr/local/bin/app"}; !slices.Equal(files, want) {
 		t.Errorf("builder exported %q, want %q", files, want)
 	}

@@ -1,22 +1,38 @@
-// Package harness holds what the end-to-end tests and `make bench` both need
-// to drive the repository as a user does: its location, a scratch copy,
-// commands with a time bound, free ports and plain HTTP requests.
+// Package harness is the one driver the end-to-end tests and `make bench`
+// share: it does what a user types (make, docker, docker compose) against
+// the local engine, on scratch copies of the repository, and reaches
+// containers only through ports published on 127.0.0.1.
+//
+// Every verb takes a TB: tests pass their *testing.T; the bench passes its
+// own, whose Fatalf ends the run after cleaning up. A verb that fails ends
+// the test with the command's output, and everything a verb starts is
+// removed by a Cleanup, also when the test fails.
 package harness
 
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"io"
-	"io/fs"
-	"net"
-	"net/http"
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
+	"strings"
+	"sync"
 	"time"
 )
+
+// TB is the part of testing.TB the harness uses.
+type TB interface {
+	Helper()
+	Context() context.Context
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Failed() bool
+	Cleanup(func())
+	TempDir() string
+}
 
 // RepoRoot is the repository under test: the parent of e2e/, where `go test`
 // and `go run` in this module start.
@@ -32,10 +48,11 @@ func RepoRoot() string {
 // output instead of stalling it.
 const CommandTimeout = 10 * time.Minute
 
-// Run runs name with args in dir, the environment plus env, and returns the
-// combined output.
-func Run(dir string, env []string, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)
+// Run runs name with args in dir, with the environment plus env, and returns
+// the combined output. It is the one place commands start; cleanups call it
+// with context.Background(), after the test's context has ended.
+func Run(ctx context.Context, dir string, env []string, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, CommandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
@@ -46,68 +63,62 @@ func Run(dir string, env []string, name string, args ...string) (string, error) 
 	return out.String(), err
 }
 
-// CopyRepo copies the working tree at src (uncommitted changes included) to
-// dst, leaving out .git, bin/ and the test tooling, which no copy needs.
-func CopyRepo(src, dst string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			switch rel {
-			case ".git", "bin", "e2e", "tools":
-				return filepath.SkipDir
-			}
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, info.Mode().Perm())
-	})
+// Command runs name with args in dir and returns its combined output; a
+// failure ends the test with that output.
+func Command(t TB, dir string, env []string, name string, args ...string) string {
+	t.Helper()
+	out, err := Run(t.Context(), dir, env, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return out
 }
 
-// ModulePath reads the module path from the go.mod in repo.
-func ModulePath(repo string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(repo, "go.mod"))
-	if err != nil {
-		return "", err
-	}
-	m := regexp.MustCompile(`(?m)^module\s+(\S+)`).FindSubmatch(data)
-	if m == nil {
-		return "", fmt.Errorf("no module line in %s/go.mod", repo)
-	}
-	return string(m[1]), nil
+// Docker runs the docker CLI and returns its output, trimmed.
+func Docker(t TB, args ...string) string {
+	t.Helper()
+	return strings.TrimSpace(Command(t, "", nil, "docker", args...))
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+// cleanupDocker runs docker in a Cleanup, when the test's context is over.
+func cleanupDocker(args ...string) (string, error) {
+	return Run(context.Background(), "", nil, "docker", args...)
 }
 
-var client = http.Client{Timeout: 5 * time.Second}
+// buildMu runs image builds one at a time across parallel tests: they share
+// most steps and cache mounts, so on a small machine running them at once
+// gains nothing but contention, and each build's log stays readable.
+var buildMu sync.Mutex
 
-// Get fetches url once and returns its status and body.
-func Get(url string) (int, string, error) {
-	resp, err := client.Get(url)
+// Build is Command for a command that builds images (make prod, compose
+// build): one runs at a time.
+func Build(t TB, dir string, env []string, name string, args ...string) string {
+	t.Helper()
+	out, err := RunBuild(t.Context(), dir, env, name, args...)
 	if err != nil {
-		return 0, "", err
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body), err
+	return out
+}
+
+// RunBuild is Run for a command that builds images: one runs at a time.
+func RunBuild(ctx context.Context, dir string, env []string, name string, args ...string) (string, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	return Run(ctx, dir, env, name, args...)
+}
+
+// UniqueName returns prefix followed by a random suffix, for images,
+// containers and compose projects that must not collide with a user's.
+func UniqueName(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// MakeVariable reads a variable of the repository's Makefile, which names the
+// image and the base images.
+func MakeVariable(t TB, name string) string {
+	t.Helper()
+	return strings.TrimSpace(Command(t, RepoRoot(), nil, "make", "-s", "print-"+name))
 }

@@ -2,7 +2,7 @@
 // those of `docker build --check`, without an engine or a registry: the
 // engine a project runs on may be too old for --check.
 //
-//	go run ./dockerfilelint ../docker/Dockerfile
+//	go run ./dockerfilelint ../docker/Dockerfile [more Dockerfiles]
 package main
 
 import (
@@ -18,12 +18,18 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: dockerfilelint DOCKERFILE")
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: dockerfilelint DOCKERFILE...")
 		os.Exit(2)
 	}
-	if err := lintFile(os.Args[1]); err != nil {
-		fmt.Fprintf(os.Stderr, "dockerfilelint: %v\n", err)
+	failed := false
+	for _, path := range os.Args[1:] {
+		if err := lintFile(path); err != nil {
+			fmt.Fprintf(os.Stderr, "dockerfilelint: %v\n", err)
+			failed = true
+		}
+	}
+	if failed {
 		os.Exit(1)
 	}
 }
