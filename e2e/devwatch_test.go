@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ func TestDevWatchAndPolling(t *testing.T) {
 	// The rebuild below moves the tag off this image; compose down --rmi
 	// removes only the tagged one.
 	firstImage := harness.Inspect(t, p.Name+"-dev", "{{.Id}}")
-	t.Cleanup(func() { removeImages(firstImage) })
+	t.Cleanup(func() { _, _ = harness.Run(context.Background(), "", nil, "docker", "image", "rm", "-f", firstImage) })
 	p.RunInBackground("up", "--watch")
 	p.waitServes("Hello, World!")
 

@@ -94,11 +94,9 @@ var buildMu sync.Mutex
 // build): one runs at a time.
 func Build(t TB, dir string, env []string, name string, args ...string) string {
 	t.Helper()
-	out, err := RunBuild(t.Context(), dir, env, name, args...)
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return out
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	return Command(t, dir, env, name, args...)
 }
 
 // RunBuild is Run for a command that builds images: one runs at a time.

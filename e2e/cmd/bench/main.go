@@ -29,7 +29,7 @@ import (
 	"e2e/harness"
 )
 
-// Bounds far from the goals (README, issue targets), so that only a real
+// Bounds far from the goals (the notes in the table), so that only a real
 // regression fails the run, never a noisy machine.
 const (
 	maxReloadOverFloor = 3.0      // reload median / incremental host build
