@@ -65,7 +65,7 @@ func runSteps(t *testing.T, steps []step) {
 	for i, s := range steps {
 		if !t.Run(s.name, s.run) {
 			for _, skipped := range steps[i+1:] {
-				t.Logf("not run, %q failed first: %s", s.name, skipped.name)
+				t.Logf("%q not run: %q failed first", skipped.name, s.name)
 			}
 			return
 		}
