@@ -11,6 +11,7 @@ import (
 // has the same table for users.
 type config struct {
 	Port            int           // PORT
+	DrainDelay      time.Duration // DRAIN_DELAY: how long to serve, not ready, before shutting down
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: below Docker's 10 s stop grace period
 	LogFormat       string        // LOG_FORMAT: json or text
 	LogLevel        slog.Level    // LOG_LEVEL: debug, info, warn or error
@@ -29,6 +30,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("PORT=%q: want a port number from 1 to 65535", v)
 		}
 		cfg.Port = port
+	}
+	if v := getenv("DRAIN_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return cfg, fmt.Errorf("DRAIN_DELAY=%q: want a duration such as 5s, or 0s", v)
+		}
+		cfg.DrainDelay = d
 	}
 	if v := getenv("SHUTDOWN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)

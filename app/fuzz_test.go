@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -29,7 +30,7 @@ func FuzzServer(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s.method, s.target, s.name, s.value)
 	}
-	handler := newHandler(slog.New(slog.DiscardHandler))
+	handler := newHandler(slog.New(slog.DiscardHandler), new(atomic.Bool))
 	f.Fuzz(func(t *testing.T, method, target, name, value string) {
 		raw := method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + name + ": " + value + "\r\n\r\n"
 		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))

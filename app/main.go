@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -66,7 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer stop()
 
 	logger := newLogger(cfg, stdout)
-	srv := newServer(cfg, newHandler(logger), logger)
+	var draining atomic.Bool
+	srv := newServer(cfg, newHandler(logger, &draining), logger)
 	// Listening before serving turns "address in use" into an error from run
 	// instead of a log line from a goroutine.
 	listener, err := net.Listen("tcp", srv.Addr)
@@ -85,6 +87,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// A second Ctrl-C now kills the process the default way.
 	stop()
 
+	// The drain. First stop being ready, and close each connection after its
+	// response, so clients reconnect to where a load balancer sends them.
+	// Then keep serving for DRAIN_DELAY: a Kubernetes Service goes on routing
+	// new connections here for a moment after the pod starts terminating.
+	// Only then stop accepting, and wait for the requests under way.
+	draining.Store(true)
+	srv.SetKeepAlivesEnabled(false)
+	if cfg.DrainDelay > 0 {
+		logger.Info("draining", "delay", cfg.DrainDelay.String())
+		select {
+		case err := <-serveErr:
+			return err
+		case <-time.After(cfg.DrainDelay):
+		}
+	}
 	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"bufio"
 	"bytes"
 	"context"
@@ -54,12 +55,17 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startRun runs the program on a free port and returns its address, its
-// stdout, and a channel with run's result.
-func startRun(t *testing.T, ctx context.Context) (addr string, stdout *syncBuffer, done <-chan error) {
+// startRun runs the program on a free port, with env added to its
+// environment, and returns its address, its stdout, and a channel with run's
+// result.
+func startRun(t *testing.T, ctx context.Context, env map[string]string) (addr string, stdout *syncBuffer, done <-chan error) {
 	t.Helper()
 	port := strconv.Itoa(freePort(t))
-	env := map[string]string{"PORT": port}
+	env = maps.Clone(env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["PORT"] = port
 	stdout = &syncBuffer{}
 	result := make(chan error, 1)
 	go func() {
@@ -85,7 +91,7 @@ func startRun(t *testing.T, ctx context.Context) (addr string, stdout *syncBuffe
 func TestRunServesAndDrainsInFlightRequestOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, stdout, done := startRun(t, ctx)
+	addr, stdout, done := startRun(t, ctx, nil)
 
 	// A request whose body is still arriving: the handler has answered, but
 	// net/http reads the rest of a small body before it sends the response,
@@ -129,10 +135,52 @@ func TestRunServesAndDrainsInFlightRequestOnCancel(t *testing.T) {
 	}
 }
 
+// TestRunDrainsBeforeShuttingDown: once its context ends, run reports not
+// ready and keeps serving for DRAIN_DELAY, closing each connection after its
+// response, and only then stops accepting.
+func TestRunDrainsBeforeShuttingDown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Long enough for the checks below on a slow machine; the test waits it out.
+	addr, _, done := startRun(t, ctx, map[string]string{"DRAIN_DELAY": "3s"})
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("GET %s while draining: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+	if resp, _ := get("/readyz"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz before the drain: %s, want 200", resp.Status)
+	}
+
+	cancel()
+	waitFor(t, "/readyz to report draining", func() bool {
+		resp, _ := get("/readyz")
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
+	resp, body := get("/")
+	if resp.StatusCode != http.StatusOK || body != "Hello, World!" {
+		t.Errorf("GET / while draining: %s %q, want 200 Hello, World!", resp.Status, body)
+	}
+	if !resp.Close {
+		t.Error("a response while draining kept its connection open; want Connection: close")
+	}
+	if err := <-done; err != nil {
+		t.Errorf("run returned %v, want nil", err)
+	}
+	if _, err := net.Dial("tcp", addr); err == nil {
+		t.Error("the server still accepts connections after run returned")
+	}
+}
+
 func TestHealthcheckFlag(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, _, done := startRun(t, ctx)
+	addr, _, done := startRun(t, ctx, nil)
 	_, port, _ := net.SplitHostPort(addr)
 
 	check := func() error {

@@ -20,9 +20,9 @@ func addMiddleware(e *echo.Echo, logger *slog.Logger) {
 	)
 }
 
-// requestLogger writes one structured line per request. Successful health
-// checks are logged at debug level: probes every few seconds would drown the
-// lines that matter.
+// requestLogger writes one structured line per request. Successful probes
+// are logged at debug level: probes every few seconds would drown the lines
+// that matter.
 func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		HandleError:  true, // let the error handler pick the status before it is logged
@@ -38,7 +38,7 @@ func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 			switch {
 			case v.Status >= http.StatusInternalServerError:
 				level = slog.LevelError
-			case v.RoutePath == "/healthz" && v.Status == http.StatusOK:
+			case (v.RoutePath == "/healthz" || v.RoutePath == "/readyz") && v.Status == http.StatusOK:
 				level = slog.LevelDebug
 			}
 			attrs := []slog.Attr{

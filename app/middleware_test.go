@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -15,7 +16,7 @@ import (
 
 func TestPanicIsLoggedAnswered500AndServingGoesOn(t *testing.T) {
 	var logs bytes.Buffer
-	handler := newHandler(newLogger(testConfig(), &logs))
+	handler := newHandler(newLogger(testConfig(), &logs), new(atomic.Bool))
 	handler.GET("/panic", func(echo.Context) error { panic("boom") })
 
 	rec := httptest.NewRecorder()
@@ -48,7 +49,7 @@ func TestOneStructuredLogLinePerRequest(t *testing.T) {
 			cfg := testConfig()
 			cfg.LogFormat = format
 			var logs bytes.Buffer
-			handler := newHandler(newLogger(cfg, &logs))
+			handler := newHandler(newLogger(cfg, &logs), new(atomic.Bool))
 			handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 			handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/missing", nil))
 
@@ -81,15 +82,17 @@ func TestOneStructuredLogLinePerRequest(t *testing.T) {
 	}
 }
 
-func TestHealthChecksLogAtDebugOnly(t *testing.T) {
-	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
-		cfg := testConfig()
-		cfg.LogLevel = level
-		var logs bytes.Buffer
-		handler := newHandler(newLogger(cfg, &logs))
-		handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/healthz", nil))
-		if logged := strings.Contains(logs.String(), "/healthz"); logged != (level == slog.LevelDebug) {
-			t.Errorf("LOG_LEVEL=%v: health check logged = %v:\n%s", level, logged, logs.String())
+func TestProbesLogAtDebugOnly(t *testing.T) {
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+			cfg := testConfig()
+			cfg.LogLevel = level
+			var logs bytes.Buffer
+			handler := newHandler(newLogger(cfg, &logs), new(atomic.Bool))
+			handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", probe, nil))
+			if logged := strings.Contains(logs.String(), probe); logged != (level == slog.LevelDebug) {
+				t.Errorf("LOG_LEVEL=%v: %s logged = %v:\n%s", level, probe, logged, logs.String())
+			}
 		}
 	}
 }

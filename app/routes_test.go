@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -13,6 +14,7 @@ import (
 func TestRoutes(t *testing.T) {
 	tests := []struct {
 		name        string
+		draining    bool // shutdown has begun
 		method      string
 		target      string
 		body        string
@@ -23,14 +25,19 @@ func TestRoutes(t *testing.T) {
 	}{
 		{name: "hello", method: "GET", target: "/", wantStatus: 200, wantType: "text/plain; charset=UTF-8", wantBody: "Hello, World!"},
 		{name: "health", method: "GET", target: "/healthz", wantStatus: 200, wantType: "application/json", wantBody: `{"status":"ok"}` + "\n"},
+		{name: "ready", method: "GET", target: "/readyz", wantStatus: 200, wantType: "application/json", wantBody: `{"status":"ready"}` + "\n"},
+		{name: "draining", draining: true, method: "GET", target: "/readyz", wantStatus: 503, wantType: "application/json", wantBody: `{"status":"draining"}` + "\n"},
+		{name: "serving while draining", draining: true, method: "GET", target: "/", wantStatus: 200, wantType: "text/plain; charset=UTF-8", wantBody: "Hello, World!"},
 		{name: "unknown path", method: "GET", target: "/nope", wantStatus: 404, wantType: "application/json", wantBodyHas: `"message":"Not Found"`},
 		{name: "wrong method", method: "DELETE", target: "/", wantStatus: 405, wantType: "application/json", wantBodyHas: `"message":"Method Not Allowed"`},
 		{name: "body over limit", method: "POST", target: "/", body: strings.Repeat("x", 1<<20+1), wantStatus: 413, wantType: "application/json"},
 		{name: "uri over limit", method: "GET", target: "/?q=" + strings.Repeat("a", maxURIBytes), wantStatus: 414, wantType: "application/json"},
 	}
-	handler := newHandler(slog.New(slog.DiscardHandler))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			var draining atomic.Bool
+			draining.Store(tt.draining)
+			handler := newHandler(slog.New(slog.DiscardHandler), &draining)
 			rec := httptest.NewRecorder()
 			handler.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.target, strings.NewReader(tt.body)))
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -26,13 +27,14 @@ const (
 
 // newHandler is the whole application as an http.Handler: echo with the
 // middleware and the routes. Tests serve requests with it directly.
-func newHandler(logger *slog.Logger) *echo.Echo {
+// draining is set by run when shutdown begins; /readyz reports it.
+func newHandler(logger *slog.Logger, draining *atomic.Bool) *echo.Echo {
 	e := echo.New()
 	// The client's address is the TCP peer's: X-Forwarded-For is trusted only
 	// once you put a proxy you control in front (see echo's IP extractors).
 	e.IPExtractor = echo.ExtractIPDirect()
 	addMiddleware(e, logger)
-	addRoutes(e)
+	addRoutes(e, draining)
 	return e
 }
 
