@@ -14,6 +14,12 @@ PLATFORM       ?=
 BUILDFLAGS     ?=
 HOST_PORT      ?= 1323
 
+# Kubernetes: the cluster is the one in KUBECONFIG (kubectl's default), the
+# namespace is named after the image, and the overlay is the local one.
+KUBECTL       ?= kubectl
+K8S_OVERLAY   ?= deploy/kubernetes/overlays/local
+K8S_NAMESPACE ?= $(notdir $(IMAGE))
+
 # Version metadata from git, with fallbacks for a tarball without .git.
 # BUILD_DATE is the commit's date, so rebuilding a commit gives the same image.
 VERSION    ?= $(or $(shell git describe --tags --always --dirty 2>/dev/null),dev)
@@ -66,6 +72,40 @@ prod-up: ## Run the production image locked down with compose (profile prod) on 
 prod-down: ## Stop and remove what prod-up started
 	docker compose --profile prod down
 
+# The overlay with the namespace and IMAGE:VERSION set, written to bin/k8s
+# for deploy and undeploy: no tracked file is edited.
+define K8S_KUSTOMIZATION
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: $(K8S_NAMESPACE)
+resources:
+  - ../../$(K8S_OVERLAY)
+images:
+  - name: app-image
+    newName: $(IMAGE)
+    newTag: $(VERSION)
+endef
+export K8S_KUSTOMIZATION
+K8S_RENDER := bin/k8s
+define K8S_PREPARE
+$(KUBECTL) version --request-timeout=5s >/dev/null 2>&1 || { \
+  echo "$@: no Kubernetes cluster reachable with $(KUBECTL) (KUBECONFIG=$${KUBECONFIG:-~/.kube/config}); start one (kind, k3d, minikube) or point KUBECONFIG at yours" >&2; exit 1; }
+mkdir -p $(K8S_RENDER) && printf '%s\n' "$$K8S_KUSTOMIZATION" > $(K8S_RENDER)/kustomization.yaml
+endef
+
+.PHONY: deploy
+deploy: ## Deploy IMAGE:VERSION to the cluster in KUBECONFIG (K8S_OVERLAY, K8S_NAMESPACE) and wait for the rollout
+	@$(K8S_PREPARE)
+	$(KUBECTL) apply -k $(K8S_RENDER)
+	$(KUBECTL) -n $(K8S_NAMESPACE) rollout status deployment/app --timeout=5m
+	@port=$$($(KUBECTL) -n $(K8S_NAMESPACE) get service app -o jsonpath='{.spec.ports[0].nodePort}'); \
+		[ -z "$$port" ] || echo "$(K8S_NAMESPACE) answers on NodePort $$port of the cluster's nodes"
+
+.PHONY: undeploy
+undeploy: ## Remove everything deploy created: the namespace and all in it
+	@$(K8S_PREPARE)
+	$(KUBECTL) delete -k $(K8S_RENDER) --ignore-not-found --wait
+
 .PHONY: build
 build: ## Build the binary on the host into bin/app
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/app ./app
@@ -78,8 +118,12 @@ test-unit: ## Run the Go tests that need no Docker, with the race detector
 	go test -race -count=1 ./...
 
 .PHONY: test-e2e
-test-e2e: ## Run the end-to-end tests: images, containers and compose, as a user runs them
+test-e2e: ## Run the end-to-end tests against Docker, and Kubernetes when a test cluster is set up (docs/testing.md)
 	cd e2e && go test -count=1 -failfast -timeout 30m ./...
+
+.PHONY: test-k8s
+test-k8s: ## Run only the Kubernetes tests; fail when no test cluster is set up
+	cd e2e && K8S_REQUIRED=1 go test -count=1 -failfast -timeout 30m ./kubernetes
 
 .PHONY: bench
 bench: ## Measure reload, image size, rebuild, start, stop under load, throughput (BENCH_QUICK=1: fewer samples)
@@ -90,7 +134,7 @@ fuzz: ## Fuzz the server's request handling for FUZZTIME (default 60s); the seed
 	go test -run '^$$' -fuzz FuzzServer -fuzztime $(or $(FUZZTIME),60s) ./app
 
 .PHONY: lint
-lint: ## gofmt, go vet, staticcheck, and the Dockerfiles (ours and bench's baselines) against BuildKit's rules
+lint: ## gofmt, vet, staticcheck, Dockerfile rules, actionlint, and the Kubernetes manifests rendered
 	@out=$$(gofmt -l app e2e tools); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go -C e2e vet ./...
@@ -100,6 +144,10 @@ lint: ## gofmt, go vet, staticcheck, and the Dockerfiles (ours and bench's basel
 	staticcheck=$$(go -C tools tool -n staticcheck) && $$staticcheck ./... && \
 		(cd e2e && $$staticcheck ./...) && (cd tools && $$staticcheck ./...)
 	go -C tools run ./dockerfilelint ../$(DOCKERFILE) $(addprefix ../,$(wildcard e2e/cmd/bench/baselines/*/Dockerfile))
+	go -C tools tool actionlint $(abspath $(wildcard .github/workflows/*.yaml))
+	@command -v $(KUBECTL) >/dev/null || { echo "lint: $(KUBECTL) renders the Kubernetes manifests: install kubectl, or set KUBECTL"; exit 1; }
+	@for overlay in deploy/kubernetes/overlays/*/; do \
+		$(KUBECTL) kustomize $$overlay >/dev/null && echo "$$overlay renders" || exit 1; done
 
 .PHONY: clean
 clean: ## Remove bin/ and the images this Makefile built

@@ -88,12 +88,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	stop()
 
 	// The drain. First stop being ready, and close each connection after its
-	// response, so clients reconnect to where a load balancer sends them.
-	// Then keep serving for DRAIN_DELAY: a Kubernetes Service goes on routing
-	// new connections here for a moment after the pod starts terminating.
-	// Only then stop accepting, and wait for the requests under way.
+	// next response (see closeConnectionsWhileDraining), so clients reconnect
+	// to where a load balancer sends them. Then keep serving for DRAIN_DELAY:
+	// a Kubernetes Service goes on routing new connections here for a moment
+	// after the pod starts terminating. Only then stop accepting, and wait
+	// for the requests under way.
 	draining.Store(true)
-	srv.SetKeepAlivesEnabled(false)
 	if cfg.DrainDelay > 0 {
 		logger.Info("draining", "delay", cfg.DrainDelay.String())
 		select {

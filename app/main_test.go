@@ -1,12 +1,12 @@
 package main
 
 import (
-	"maps"
 	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strconv"

@@ -4,15 +4,17 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 )
 
-// addMiddleware wraps every route: the URI limit runs before routing, then
-// the request log, panic recovery and the body limit, outermost first.
-func addMiddleware(e *echo.Echo, logger *slog.Logger) {
-	e.Pre(limitURI(maxURIBytes))
+// addMiddleware wraps every route: the URI limit and the drain's
+// Connection: close run before routing, then the request log, panic recovery
+// and the body limit, outermost first.
+func addMiddleware(e *echo.Echo, logger *slog.Logger, draining *atomic.Bool) {
+	e.Pre(limitURI(maxURIBytes), closeConnectionsWhileDraining(draining))
 	e.Use(
 		requestLogger(logger),
 		recoverPanics(logger),
@@ -67,6 +69,22 @@ func recoverPanics(logger *slog.Logger) echo.MiddlewareFunc {
 			return err // answered 500 by the error handler
 		},
 	})
+}
+
+// closeConnectionsWhileDraining answers with Connection: close once shutdown
+// has begun, so each keep-alive client opens its next connection wherever the
+// load balancer sends it now. Unlike http.Server.SetKeepAlivesEnabled(false),
+// it never closes an idle connection under a client that is sending a
+// request on it at that moment.
+func closeConnectionsWhileDraining(draining *atomic.Bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if draining.Load() {
+				c.Response().Header().Set(echo.HeaderConnection, "close")
+			}
+			return next(c)
+		}
+	}
 }
 
 // limitURI answers 414 to request targets longer than max bytes; net/http

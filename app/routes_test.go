@@ -22,12 +22,14 @@ func TestRoutes(t *testing.T) {
 		wantType    string
 		wantBody    string
 		wantBodyHas string
+		wantClose   bool // Connection: close
 	}{
 		{name: "hello", method: "GET", target: "/", wantStatus: 200, wantType: "text/plain; charset=UTF-8", wantBody: "Hello, World!"},
 		{name: "health", method: "GET", target: "/healthz", wantStatus: 200, wantType: "application/json", wantBody: `{"status":"ok"}` + "\n"},
 		{name: "ready", method: "GET", target: "/readyz", wantStatus: 200, wantType: "application/json", wantBody: `{"status":"ready"}` + "\n"},
-		{name: "draining", draining: true, method: "GET", target: "/readyz", wantStatus: 503, wantType: "application/json", wantBody: `{"status":"draining"}` + "\n"},
-		{name: "serving while draining", draining: true, method: "GET", target: "/", wantStatus: 200, wantType: "text/plain; charset=UTF-8", wantBody: "Hello, World!"},
+		{name: "draining", draining: true, method: "GET", target: "/readyz", wantStatus: 503, wantType: "application/json", wantBody: `{"status":"draining"}` + "\n", wantClose: true},
+		{name: "serving while draining", draining: true, method: "GET", target: "/", wantStatus: 200, wantType: "text/plain; charset=UTF-8", wantBody: "Hello, World!", wantClose: true},
+		{name: "not found while draining", draining: true, method: "GET", target: "/nope", wantStatus: 404, wantType: "application/json", wantClose: true},
 		{name: "unknown path", method: "GET", target: "/nope", wantStatus: 404, wantType: "application/json", wantBodyHas: `"message":"Not Found"`},
 		{name: "wrong method", method: "DELETE", target: "/", wantStatus: 405, wantType: "application/json", wantBodyHas: `"message":"Method Not Allowed"`},
 		{name: "body over limit", method: "POST", target: "/", body: strings.Repeat("x", 1<<20+1), wantStatus: 413, wantType: "application/json"},
@@ -49,6 +51,9 @@ func TestRoutes(t *testing.T) {
 			}
 			if tt.wantBody != "" && rec.Body.String() != tt.wantBody {
 				t.Errorf("body = %q, want %q", rec.Body.String(), tt.wantBody)
+			}
+			if got := rec.Header().Get("Connection") == "close"; got != tt.wantClose {
+				t.Errorf("Connection: close = %v, want %v", got, tt.wantClose)
 			}
 			if !strings.Contains(rec.Body.String(), tt.wantBodyHas) {
 				t.Errorf("body = %q, want it to contain %q", rec.Body.String(), tt.wantBodyHas)

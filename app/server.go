@@ -33,7 +33,7 @@ func newHandler(logger *slog.Logger, draining *atomic.Bool) *echo.Echo {
 	// The client's address is the TCP peer's: X-Forwarded-For is trusted only
 	// once you put a proxy you control in front (see echo's IP extractors).
 	e.IPExtractor = echo.ExtractIPDirect()
-	addMiddleware(e, logger)
+	addMiddleware(e, logger, draining)
 	addRoutes(e, draining)
 	return e
 }
