@@ -111,7 +111,7 @@ build: ## Build the binary on the host into bin/app
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/app ./app
 
 .PHONY: test
-test: test-unit test-e2e ## Run every test: unit, then end-to-end against Docker
+test: test-unit test-e2e ## Run every test: unit, then end-to-end against Docker (and Kubernetes when set up)
 
 .PHONY: test-unit
 test-unit: ## Run the Go tests that need no Docker, with the race detector

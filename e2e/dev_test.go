@@ -51,27 +51,6 @@ func (p *devProject) appProcesses() (servers int, building bool, listing string)
 	return servers, building, listing
 }
 
-// step is one part of a walk through a scenario; each starts from the state
-// the one before it left.
-type step struct {
-	name string
-	run  func(t *testing.T)
-}
-
-// runSteps runs steps in order as subtests and stops at the first that
-// fails: the ones after it would only time out on a state it did not reach.
-func runSteps(t *testing.T, steps []step) {
-	t.Helper()
-	for i, s := range steps {
-		if !t.Run(s.name, s.run) {
-			for _, skipped := range steps[i+1:] {
-				t.Logf("%q not run: %q failed first", skipped.name, s.name)
-			}
-			return
-		}
-	}
-}
-
 // TestDevLoop walks through a developer's day in the dev container.
 func TestDevLoop(t *testing.T) {
 	t.Parallel()
@@ -91,8 +70,8 @@ func TestDevLoop(t *testing.T) {
 	const moduleCacheMark = "/go/pkg/mod/cache/written-by-the-first-container"
 	var firstID, startedAt string
 
-	runSteps(t, []step{
-		{"up serves", func(t *testing.T) {
+	harness.RunSteps(t, []harness.Step{
+		{Name: "up serves", Run: func(t *testing.T) {
 			p.Build()
 			p.Compose("up", "-d")
 			firstID = p.ContainerID("dev")
@@ -101,7 +80,7 @@ func TestDevLoop(t *testing.T) {
 			p.Exec("dev", "touch", moduleCacheMark)
 		}},
 
-		{"edit is served without a restart", func(t *testing.T) {
+		{Name: "edit is served without a restart", Run: func(t *testing.T) {
 			edit(t, "handlers.go", `"Hello, World!"`, `"Hello, edited!"`)
 			t.Logf("save to new response: %s", p.waitServes("Hello, edited!"))
 			if id, at := p.ContainerID("dev"), harness.Inspect(t, firstID, "{{.State.StartedAt}}"); id != firstID || at != startedAt {
@@ -109,7 +88,7 @@ func TestDevLoop(t *testing.T) {
 			}
 		}},
 
-		{"new package is picked up", func(t *testing.T) {
+		{Name: "new package is picked up", Run: func(t *testing.T) {
 			harness.WriteFile(t, filepath.Join(appDir, "greeting", "greeting.go"),
 				"package greeting\n\n// Text is the greeting.\nfunc Text() string { return \"Hello from a new package!\" }\n")
 			written[filepath.Join("greeting", "greeting.go")] = true
@@ -118,7 +97,7 @@ func TestDevLoop(t *testing.T) {
 			p.waitServes("Hello from a new package!")
 		}},
 
-		{"compile error keeps the last good build serving", func(t *testing.T) {
+		{Name: "compile error keeps the last good build serving", Run: func(t *testing.T) {
 			edit(t, "handlers.go", `greeting.Text()`, `greeting.Text() + notDefinedAnywhere`)
 			harness.Eventually(t, time.Minute, "the compiler's message in the logs", func() (bool, string) {
 				return strings.Contains(p.Logs(), "undefined: notDefinedAnywhere"), "not yet"
@@ -135,7 +114,7 @@ func TestDevLoop(t *testing.T) {
 			p.waitServes("Hello, fixed!")
 		}},
 
-		{"reload under load drains", func(t *testing.T) {
+		{Name: "reload under load drains", Run: func(t *testing.T) {
 			addr := strings.TrimPrefix(p.URL("dev"), "http://")
 			drain := harness.UnderLoad(t, addr, 16, 300, "", func(gen *load.Generator) {
 				edit(t, "handlers.go", `"Hello, fixed!"`, `"Hello, under load!"`)
@@ -148,7 +127,7 @@ func TestDevLoop(t *testing.T) {
 			}
 		}},
 
-		{"burst of saves ends with one server of the last version", func(t *testing.T) {
+		{Name: "burst of saves ends with one server of the last version", Run: func(t *testing.T) {
 			text := "Hello, under load!"
 			for i := 1; i <= 20; i++ {
 				next := fmt.Sprintf("Hello, burst %d!", i)
@@ -167,7 +146,7 @@ func TestDevLoop(t *testing.T) {
 			}
 		}},
 
-		{"the container wrote nothing into app", func(t *testing.T) {
+		{Name: "the container wrote nothing into app", Run: func(t *testing.T) {
 			after := harness.TreeState(t, appDir)
 			for rel, state := range after {
 				if old, existed := before[rel]; !written[rel] && (!existed || old != state) {
@@ -181,7 +160,7 @@ func TestDevLoop(t *testing.T) {
 			}
 		}},
 
-		{"stop is graceful", func(t *testing.T) {
+		{Name: "stop is graceful", Run: func(t *testing.T) {
 			start := time.Now()
 			p.Compose("stop")
 			t.Logf("docker compose stop took %s", time.Since(start).Round(time.Millisecond))
@@ -196,7 +175,7 @@ func TestDevLoop(t *testing.T) {
 			t.Logf("docker compose down took %s", time.Since(start).Round(time.Millisecond))
 		}},
 
-		{"second up reuses the caches", func(t *testing.T) {
+		{Name: "second up reuses the caches", Run: func(t *testing.T) {
 			p.Compose("up", "-d")
 			if p.ContainerID("dev") == firstID {
 				t.Fatal("down did not remove the container")

@@ -26,8 +26,8 @@ func TestDevWatchAndPolling(t *testing.T) {
 	p.RunInBackground("up", "--watch")
 	p.waitServes("Hello, World!")
 
-	runSteps(t, []step{
-		{"polling picks up an edit", func(t *testing.T) {
+	harness.RunSteps(t, []harness.Step{
+		{Name: "polling picks up an edit", Run: func(t *testing.T) {
 			if cmd := harness.Inspect(t, p.ContainerID("dev"), "{{json .Config.Cmd}}"); !strings.Contains(cmd, "-build.poll=true") {
 				t.Fatalf("AIR_POLL=true did not reach air: command %s", cmd)
 			}
@@ -35,7 +35,7 @@ func TestDevWatchAndPolling(t *testing.T) {
 			t.Logf("save to new response with polling: %s", p.waitServes("Hello, polled!"))
 		}},
 
-		{"a new dependency rebuilds the image", func(t *testing.T) {
+		{Name: "a new dependency rebuilds the image", Run: func(t *testing.T) {
 			before := p.ContainerID("dev")
 			harness.Command(t, p.Dir, nil, "go", "get", "github.com/google/uuid@v1.6.0")
 			harness.ReplaceIn(t, p.handler, `"github.com/labstack/echo/v4"`, "\"github.com/google/uuid\"\n\t\"github.com/labstack/echo/v4\"")

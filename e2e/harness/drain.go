@@ -45,6 +45,14 @@ func (d Drain) String() string {
 // against logs, read once during has returned.
 func UnderLoad(t TB, addr string, clients, warmup int, wantBody string, during func(*load.Generator), logs func() string) Drain {
 	t.Helper()
+	result := Load(t, addr, clients, warmup, wantBody, during)
+	logged := load.LoggedIDs(logs())
+	return Drain{Accepted: len(logged), Lost: result.Lost(logged), Refused: result.Failed, OK: len(result.OK)}
+}
+
+// Load is UnderLoad without the server's side: what the clients saw.
+func Load(t TB, addr string, clients, warmup int, wantBody string, during func(*load.Generator)) load.Result {
+	t.Helper()
 	gen := load.Start(addr, "/", clients, wantBody)
 	stopped := false
 	defer func() { // when t.Fatalf ended the test early
@@ -58,10 +66,8 @@ func UnderLoad(t TB, addr string, clients, warmup int, wantBody string, during f
 		t.Fatalf("load on %s before the drain: %v", addr, err)
 	}
 	during(gen)
-	result := gen.Stop()
 	stopped = true
-	logged := load.LoggedIDs(logs())
-	return Drain{Accepted: len(logged), Lost: result.Lost(logged), Refused: result.Failed, OK: len(result.OK)}
+	return gen.Stop()
 }
 
 // StopUnderLoad runs docker stop on c while clients keep requests in flight,

@@ -34,14 +34,19 @@ type TB interface {
 	TempDir() string
 }
 
-// RepoRoot is the repository under test: the parent of e2e/, where `go test`
-// and `go run` in this module start.
+// RepoRoot is the repository under test: the directory above e2e/, found
+// from wherever in the module `go test` or `go run` starts.
 func RepoRoot() string {
-	dir, err := filepath.Abs("..")
+	dir, err := os.Getwd()
 	if err != nil {
 		panic(err)
 	}
-	return dir
+	for ; filepath.Base(dir) != "e2e"; dir = filepath.Dir(dir) {
+		if dir == filepath.Dir(dir) {
+			panic("harness: not inside the e2e module")
+		}
+	}
+	return filepath.Dir(dir)
 }
 
 // CommandTimeout bounds any one command, so a hung engine fails a run with

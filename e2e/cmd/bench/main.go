@@ -8,6 +8,7 @@
 //	rebuild.go     rebuild after a one-line change, warm and cold
 //	startstop.go   start → first 200, and docker stop under load
 //	throughput.go  requests per second beside bare net/http
+//	kubernetes.go  a rollout under load, where a test cluster is set up
 //	report.go      the table
 //
 // The comparison baselines are real files under baselines/, linted with the
@@ -40,7 +41,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	b := newBench(ctx, os.Getenv("BENCH_QUICK") == "1")
-	err := b.run(b.reload, b.sizes, b.rebuild, b.start, b.stopUnderLoad, b.throughput)
+	err := b.run(b.reload, b.sizes, b.rebuild, b.start, b.stopUnderLoad, b.throughput, b.rollout)
 	if err == nil {
 		err = b.report()
 	}

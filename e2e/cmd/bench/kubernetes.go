@@ -1,0 +1,45 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"e2e/harness"
+	"e2e/load"
+)
+
+// rollout times `make deploy` of a new version on the test cluster while 32
+// keep-alive clients go through the NodePort, and counts what failed. It
+// says why when no test cluster is set up (docs/kubernetes.md).
+func (b *bench) rollout() {
+	title := "7. Kubernetes: `make deploy` of a new version under load (32 clients through the NodePort)"
+	if reason := harness.KubernetesUnavailable(); reason != "" {
+		b.add(title, "not measured", reason, "")
+		return
+	}
+	b.Logf("rollout: make deploy v1, then v2 under load")
+	d := harness.NewDeployment(b)
+	d.Build("v1")
+	d.Make("deploy", "v1")
+	harness.WaitBody(b, time.Minute, "http://"+d.Addr()+"/", "Hello, World!")
+	harness.ReplaceIn(b, filepath.Join(d.Dir, "app", "handlers.go"), `"Hello, World!"`, `"Hello, v2!"`)
+	d.Build("v2")
+
+	var took time.Duration
+	result := harness.Load(b, d.Addr(), 32, 500, "", func(gen *load.Generator) {
+		took = timeIt(func() { d.Make("deploy", "v2") })
+		harness.WaitMore(b, gen, 500)
+	})
+	failed := 0
+	for _, n := range result.Failed {
+		failed += n
+	}
+	b.add(title, "make deploy, apply to rollout complete", round(took).String(), "2 replicas, maxUnavailable 0, DRAIN_DELAY 5s")
+	b.add(title, "requests answered in full", strconv.Itoa(len(result.OK)), fmt.Sprintf("over %s", round(result.Elapsed)))
+	b.add(title, "requests failed", strconv.Itoa(failed), "goal 0")
+	if failed > 0 {
+		b.far("a rollout under load failed %d requests: %v", failed, result.Failed)
+	}
+}
