@@ -15,14 +15,18 @@ type config struct {
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: below Docker's 10 s stop grace period
 	LogFormat       string        // LOG_FORMAT: json or text
 	LogLevel        slog.Level    // LOG_LEVEL: debug, info, warn or error
+	// LOG_FLUSH_INTERVAL: the longest an info line waits in the log buffer;
+	// 0 writes each line at once (see newLogger).
+	LogFlushInterval time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	cfg := config{
-		Port:            1323,
-		ShutdownTimeout: 5 * time.Second,
-		LogFormat:       "json",
-		LogLevel:        slog.LevelInfo,
+		Port:             1323,
+		ShutdownTimeout:  5 * time.Second,
+		LogFormat:        "json",
+		LogLevel:         slog.LevelInfo,
+		LogFlushInterval: 100 * time.Millisecond,
 	}
 	if v := getenv("PORT"); v != "" {
 		port, err := strconv.Atoi(v)
@@ -55,6 +59,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			return cfg, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", v)
 		}
+	}
+	if v := getenv("LOG_FLUSH_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return cfg, fmt.Errorf("LOG_FLUSH_INTERVAL=%q: want a duration such as 100ms, or 0s to write each line at once", v)
+		}
+		cfg.LogFlushInterval = d
 	}
 	return cfg, nil
 }

@@ -16,11 +16,11 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			want: config{Port: 1323, ShutdownTimeout: 5 * time.Second, LogFormat: "json", LogLevel: slog.LevelInfo},
+			want: config{Port: 1323, ShutdownTimeout: 5 * time.Second, LogFormat: "json", LogLevel: slog.LevelInfo, LogFlushInterval: 100 * time.Millisecond},
 		},
 		{
 			name: "everything set",
-			env:  map[string]string{"PORT": "8080", "DRAIN_DELAY": "5s", "SHUTDOWN_TIMEOUT": "2500ms", "LOG_FORMAT": "text", "LOG_LEVEL": "debug"},
+			env:  map[string]string{"PORT": "8080", "DRAIN_DELAY": "5s", "SHUTDOWN_TIMEOUT": "2500ms", "LOG_FORMAT": "text", "LOG_LEVEL": "debug", "LOG_FLUSH_INTERVAL": "0s"},
 			want: config{Port: 8080, DrainDelay: 5 * time.Second, ShutdownTimeout: 2500 * time.Millisecond, LogFormat: "text", LogLevel: slog.LevelDebug},
 		},
 		{name: "port not a number", env: map[string]string{"PORT": "abc"}, wantErr: `PORT="abc"`},
@@ -31,6 +31,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "timeout without unit", env: map[string]string{"SHUTDOWN_TIMEOUT": "5"}, wantErr: `SHUTDOWN_TIMEOUT="5"`},
 		{name: "negative timeout", env: map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, wantErr: `SHUTDOWN_TIMEOUT="-1s"`},
 		{name: "unknown log format", env: map[string]string{"LOG_FORMAT": "xml"}, wantErr: `LOG_FORMAT="xml"`},
+		{name: "flush interval without unit", env: map[string]string{"LOG_FLUSH_INTERVAL": "100"}, wantErr: `LOG_FLUSH_INTERVAL="100"`},
 		{name: "unknown log level", env: map[string]string{"LOG_LEVEL": "loud"}, wantErr: `LOG_LEVEL="loud"`},
 	}
 	for _, tt := range tests {

@@ -66,7 +66,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	logger := newLogger(cfg, stdout)
+	logger, flushLogs := newLogger(cfg, stdout)
+	// Last, after "server stopped": every line written before the process
+	// exits reaches the output.
+	defer flushLogs()
 	var draining atomic.Bool
 	srv := newServer(cfg, newHandler(logger, &draining), logger)
 	// Listening before serving turns "address in use" into an error from run

@@ -16,7 +16,9 @@ import (
 
 func TestPanicIsLoggedAnswered500AndServingGoesOn(t *testing.T) {
 	var logs bytes.Buffer
-	handler := newHandler(newLogger(testConfig(), &logs), new(atomic.Bool))
+	logger, flush := newLogger(testConfig(), &logs)
+	t.Cleanup(func() { _ = flush() })
+	handler := newHandler(logger, new(atomic.Bool))
 	handler.GET("/panic", func(echo.Context) error { panic("boom") })
 
 	rec := httptest.NewRecorder()
@@ -49,9 +51,11 @@ func TestOneStructuredLogLinePerRequest(t *testing.T) {
 			cfg := testConfig()
 			cfg.LogFormat = format
 			var logs bytes.Buffer
-			handler := newHandler(newLogger(cfg, &logs), new(atomic.Bool))
+			logger, flush := newLogger(cfg, &logs)
+			handler := newHandler(logger, new(atomic.Bool))
 			handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 			handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/missing", nil))
+			_ = flush()
 
 			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 			if len(lines) != 2 {
@@ -88,8 +92,10 @@ func TestProbesLogAtDebugOnly(t *testing.T) {
 			cfg := testConfig()
 			cfg.LogLevel = level
 			var logs bytes.Buffer
-			handler := newHandler(newLogger(cfg, &logs), new(atomic.Bool))
+			logger, flush := newLogger(cfg, &logs)
+			handler := newHandler(logger, new(atomic.Bool))
 			handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", probe, nil))
+			_ = flush()
 			if logged := strings.Contains(logs.String(), probe); logged != (level == slog.LevelDebug) {
 				t.Errorf("LOG_LEVEL=%v: %s logged = %v:\n%s", level, probe, logged, logs.String())
 			}
