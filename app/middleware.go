@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -43,6 +42,9 @@ func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 			case (v.RoutePath == "/healthz" || v.RoutePath == "/readyz") && v.Status == http.StatusOK:
 				level = slog.LevelDebug
 			}
+			if !logger.Enabled(c.Request().Context(), level) {
+				return nil
+			}
 			attrs := []slog.Attr{
 				slog.String("method", v.Method),
 				slog.String("uri", v.URI),
@@ -53,7 +55,7 @@ func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 			if v.Error != nil {
 				attrs = append(attrs, slog.String("error", v.Error.Error()))
 			}
-			logger.LogAttrs(context.Background(), level, "request", attrs...)
+			logger.LogAttrs(c.Request().Context(), level, "request", attrs...)
 			return nil
 		},
 	})

@@ -115,3 +115,16 @@ func (d *Deployment) Addr() string {
 	d.t.Helper()
 	return "127.0.0.1:" + d.Kubectl("get", "service", "app", "-o", "jsonpath={.spec.ports[0].nodePort}")
 }
+
+// Pods lists the app's pods by name (pod/...), terminating ones too.
+func (d *Deployment) Pods() []string {
+	d.t.Helper()
+	return strings.Fields(d.Kubectl("get", "pods", "-l", "app.kubernetes.io/name=app", "-o", "name"))
+}
+
+// WaitGone waits until pods have exited, drain and all: a rollout is over
+// for its clients then, not when kubectl rollout status returns.
+func (d *Deployment) WaitGone(pods []string) {
+	d.t.Helper()
+	d.Kubectl(append([]string{"wait", "--for=delete", "--timeout=2m"}, pods...)...)
+}

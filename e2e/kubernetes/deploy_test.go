@@ -68,10 +68,10 @@ spec:
 
 		{Name: "rollout restart fails no request", Run: func(t *testing.T) {
 			result := harness.Load(t, d.Addr(), clients, 500, "Hello, World!", func(gen *load.Generator) {
-				old := pods(t, d)
+				old := d.Pods()
 				d.Kubectl("rollout", "restart", "deployment/app")
 				d.Kubectl("rollout", "status", "deployment/app", "--timeout=3m")
-				waitGone(t, d, old)
+				d.WaitGone(old)
 				harness.WaitMore(t, gen, 500)
 			})
 			checkNoneFailed(t, result)
@@ -81,9 +81,9 @@ spec:
 			harness.ReplaceIn(t, handlers, `"Hello, World!"`, `"Hello, v2!"`)
 			d.Build("v2")
 			result := harness.Load(t, d.Addr(), clients, 500, "", func(gen *load.Generator) {
-				old := pods(t, d)
+				old := d.Pods()
 				d.Make("deploy", "v2")
-				waitGone(t, d, old)
+				d.WaitGone(old)
 				harness.WaitMore(t, gen, 500)
 			})
 			checkNoneFailed(t, result)
@@ -93,14 +93,14 @@ spec:
 		}},
 
 		{Name: "a pod deleted under load is replaced", Run: func(t *testing.T) {
-			pod := pods(t, d)[0]
+			pod := d.Pods()[0]
 			result := harness.Load(t, d.Addr(), clients, 500, "Hello, v2!", func(gen *load.Generator) {
 				d.Kubectl("delete", pod, "--wait")
 				d.Kubectl("rollout", "status", "deployment/app", "--timeout=3m")
 				harness.WaitMore(t, gen, 500)
 			})
 			checkNoneFailed(t, result)
-			if now := pods(t, d); len(now) != 2 || slices.Contains(now, pod) {
+			if now := d.Pods(); len(now) != 2 || slices.Contains(now, pod) {
 				t.Errorf("pods after deleting %s: %v, want 2 others", pod, now)
 			}
 		}},
@@ -112,19 +112,6 @@ spec:
 			}
 		}},
 	})
-}
-
-// pods lists the app's pods by name (pod/...), terminating ones too.
-func pods(t *testing.T, d *harness.Deployment) []string {
-	t.Helper()
-	return strings.Fields(d.Kubectl("get", "pods", "-l", "app.kubernetes.io/name=app", "-o", "name"))
-}
-
-// waitGone waits until the pods have exited: the load then covers each old
-// pod's whole drain, not only the rollout's end as Kubernetes reports it.
-func waitGone(t *testing.T, d *harness.Deployment, pods []string) {
-	t.Helper()
-	d.Kubectl(append([]string{"wait", "--for=delete", "--timeout=2m"}, pods...)...)
 }
 
 // checkNoneFailed: every request got a whole 200, none was refused, reset or

@@ -28,16 +28,23 @@ func (b *bench) rollout() {
 	d.Build("v2")
 
 	var took time.Duration
+	var drained time.Duration
 	result := harness.Load(b, d.Addr(), 32, 500, "", func(gen *load.Generator) {
-		took = timeIt(func() { d.Make("deploy", "v2") })
+		old := d.Pods()
+		start := time.Now()
+		d.Make("deploy", "v2")
+		took = time.Since(start)
+		d.WaitGone(old)
+		drained = time.Since(start)
 		harness.WaitMore(b, gen, 500)
 	})
 	failed := 0
 	for _, n := range result.Failed {
 		failed += n
 	}
-	b.add(title, "make deploy, apply to rollout complete", round(took).String(), "2 replicas, maxUnavailable 0, DRAIN_DELAY 5s")
-	b.add(title, "requests answered in full", strconv.Itoa(len(result.OK)), fmt.Sprintf("over %s", round(result.Elapsed)))
+	b.add(title, "make deploy, apply to rollout complete", round(took).String(), "2 replicas, maxUnavailable 0")
+	b.add(title, "until the old pods have exited", round(drained).String(), "DRAIN_DELAY 5s, then the graceful shutdown")
+	b.add(title, "requests answered in full", strconv.Itoa(len(result.OK)), fmt.Sprintf("load for %s in all", round(result.Elapsed)))
 	b.add(title, "requests failed", strconv.Itoa(failed), "goal 0")
 	if failed > 0 {
 		b.far("a rollout under load failed %d requests: %v", failed, result.Failed)

@@ -12,7 +12,9 @@
 //	report.go      the table
 //
 // The comparison baselines are real files under baselines/, linted with the
-// rest. BENCH_QUICK=1 takes fewer samples, for trying it out. The exit status
+// rest. BENCH_QUICK=1 takes fewer samples, for trying it out; BENCH_ONLY
+// names the measurements to run (reload,sizes,rebuild,start,stop,throughput,
+// rollout), for working on one. The exit status
 // is non-zero only when a figure is far from its goal, never on noise.
 package main
 
@@ -22,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,7 +44,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	b := newBench(ctx, os.Getenv("BENCH_QUICK") == "1")
-	err := b.run(b.reload, b.sizes, b.rebuild, b.start, b.stopUnderLoad, b.throughput, b.rollout)
+	b.partial = os.Getenv("BENCH_ONLY") != ""
+	measurements := []measurement{
+		{"reload", b.reload}, {"sizes", b.sizes}, {"rebuild", b.rebuild}, {"start", b.start},
+		{"stop", b.stopUnderLoad}, {"throughput", b.throughput}, {"rollout", b.rollout},
+	}
+	err := b.run(selected(measurements, os.Getenv("BENCH_ONLY"))...)
 	if err == nil {
 		err = b.report()
 	}
@@ -55,11 +63,29 @@ func main() {
 	}
 }
 
+type measurement struct {
+	name string
+	run  func()
+}
+
+// selected picks the measurements BENCH_ONLY names (comma-separated), all
+// when it is empty.
+func selected(all []measurement, only string) []func() {
+	var runs []func()
+	for _, m := range all {
+		if only == "" || slices.Contains(strings.Split(only, ","), m.name) {
+			runs = append(runs, m.run)
+		}
+	}
+	return runs
+}
+
 // bench is the state of one run. It is the harness.TB the harness verbs
 // take: Fatalf ends the run, after every cleanup, with the error.
 type bench struct {
 	ctx         context.Context
 	quick       bool
+	partial     bool              // BENCH_ONLY chose some measurements
 	edits       int               // samples per reload series
 	work        string            // scratch directory
 	repo        string            // the copy the bench edits and builds
@@ -158,6 +184,25 @@ func (b *bench) makeProd(target string, extra ...string) {
 	}
 	defer b.built(b.image + tag)
 	harness.Command(b, b.repo, nil, "make", append([]string{target, "IMAGE=" + b.image, "VERSION=bench"}, extra...)...)
+}
+
+// prodImage is the runner image of the bench's copy, built when no earlier
+// measurement has built it.
+func (b *bench) prodImage() string {
+	if _, err := harness.Run(b.ctx, "", nil, "docker", "image", "inspect", b.image+":latest"); err != nil {
+		b.makeProd("prod")
+	}
+	return b.image + ":latest"
+}
+
+// devProject is the dev service on the bench's copy, started when no
+// earlier measurement has started it.
+func (b *bench) devProject() *harness.Project {
+	if b.dev == nil {
+		b.dev = harness.NewProject(b, b.repo)
+		b.dev.Compose("up", "-d", "--build")
+	}
+	return b.dev
 }
 
 // edit saves a new greeting in repo's app/handlers.go and returns it.

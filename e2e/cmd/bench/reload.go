@@ -15,10 +15,9 @@ import (
 // and (c) against the floor: an incremental go build on the host.
 func (b *bench) reload() {
 	b.Logf("reload (a): building and starting the dev container")
-	b.dev = harness.NewProject(b, b.repo)
-	b.dev.Compose("up", "-d", "--build")
+	dev := b.devProject()
 	b.Logf("reload (a): %d edits", b.edits)
-	ours := b.reloadSeries(b.repo, b.dev.URL("dev")+"/")
+	ours := b.reloadSeries(b.repo, dev.URL("dev")+"/")
 
 	// (b) the same image with air's default configuration, the way most
 	// people run it: the whole project mounted, as root, building into tmp/.
@@ -27,7 +26,7 @@ func (b *bench) reload() {
 	if err := os.Remove(filepath.Join(plain, ".air.toml")); err != nil {
 		b.Fatalf("%v", err)
 	}
-	air := harness.StartContainer(b, b.dev.Name+"-dev",
+	air := harness.StartContainer(b, dev.Name+"-dev",
 		[]string{"--user", "0", "-v", plain + ":/work", "-w", "/work", "-e", "LOG_FORMAT=text", "--entrypoint", "air"},
 		"-build.cmd", "go build -o ./tmp/main ./app")
 	// tmp/ is root's: remove it from inside before the directory goes.

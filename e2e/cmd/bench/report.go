@@ -57,6 +57,9 @@ func (b *bench) report() error {
 		fmt.Fprintf(&out, "**Far from the goal:** %s\n", strings.Join(b.farFromGoal, "; "))
 	}
 	fmt.Print(out.String())
+	if b.partial {
+		return nil // bench/results.md holds whole runs only
+	}
 	dir := filepath.Join(harness.RepoRoot(), "bench")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

@@ -12,14 +12,15 @@ import (
 // the command to the first 200.
 func (b *bench) start() {
 	b.Logf("start: warm docker compose up, and the runner container")
-	b.dev.Compose("down")
+	project := b.devProject()
+	project.Compose("down")
 	dev := timeIt(func() {
-		b.dev.Compose("up", "-d")
-		harness.WaitBody(b, 2*time.Minute, b.dev.URL("dev")+"/", b.greeting(b.repo))
+		project.Compose("up", "-d")
+		harness.WaitBody(b, 2*time.Minute, project.URL("dev")+"/", b.greeting(b.repo))
 	})
-	b.dev.Compose("down")
+	project.Compose("down")
 
-	c := b.startRunner(b.image+":latest", nil)
+	c := b.startRunner(b.prodImage(), nil)
 	runner := time.Since(c.Started)
 	title := "4. Start → first 200"
 	b.add(title, "warm `docker compose up` (dev)", round(dev).String(), "image built, cache volumes warm")
@@ -38,7 +39,7 @@ func (b *bench) startRunner(image string, flags []string) *harness.Container {
 // requests in flight, and counts what the server accepted and answered.
 func (b *bench) stopUnderLoad() {
 	b.Logf("stop under load: docker stop while 32 clients keep requests in flight")
-	c := b.startRunner(b.image+":latest", nil)
+	c := b.startRunner(b.prodImage(), nil)
 	drain, took := harness.StopUnderLoad(b, c, 32, 2000, b.greeting(b.repo))
 	code := c.Inspect("{{.State.ExitCode}}")
 
