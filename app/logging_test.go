@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -21,9 +22,9 @@ func TestBufferedWriterHoldsLinesUntilFlushSizeOrClose(t *testing.T) {
 	}
 
 	fmt.Fprintln(w, strings.Repeat("x", 100)) // more than the buffer holds
-	if !strings.Contains(out.String(), strings.Repeat("x", 100)) {
-		t.Errorf("a line larger than the buffer waited: %q", out.String())
-	}
+	waitFor(t, "a full buffer to be written out without a Flush", func() bool {
+		return strings.Contains(out.String(), strings.Repeat("x", 100))
+	})
 
 	fmt.Fprintln(w, "last")
 	if err := w.Close(); err != nil || !strings.HasSuffix(out.String(), "last\n") {
@@ -46,11 +47,31 @@ func TestBufferedWriterFlushesEveryInterval(t *testing.T) {
 	waitFor(t, "the interval to write the line out", func() bool { return out.String() == "waiting\n" })
 }
 
+// slowWriter is an output that takes its time, like a pipe whose reader
+// lags: writers must wait for it, never deadlock or lose a line.
+type slowWriter struct{ syncBuffer }
+
+func (s *slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(200 * time.Microsecond)
+	return s.syncBuffer.Write(p)
+}
+
 // TestBufferedWriterKeepsConcurrentLinesWhole: lines written at once from
-// many goroutines all arrive, none cut into another.
+// many goroutines all arrive, none cut into another, to a fast output and a
+// slow one.
 func TestBufferedWriterKeepsConcurrentLinesWhole(t *testing.T) {
-	var out syncBuffer
-	w := newBufferedWriter(&out, 4<<10, time.Millisecond)
+	t.Run("fast output", func(t *testing.T) { testConcurrentLines(t, &syncBuffer{}) })
+	t.Run("slow output", func(t *testing.T) {
+		var slow slowWriter
+		testConcurrentLines(t, &slow)
+	})
+}
+
+func testConcurrentLines(t *testing.T, out interface {
+	io.Writer
+	String() string
+}) {
+	w := newBufferedWriter(out, 4<<10, time.Millisecond)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
