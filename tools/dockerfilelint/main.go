@@ -41,9 +41,13 @@ func lintFile(path string) error {
 	}
 	sourceMap := llb.NewSourceMap(nil, path, "Dockerfile", dt)
 	sourceMap.Definition = &llb.Definition{} // the rules read only the text
+	// Every LLB capability, as a current BuildKit has: some instructions
+	// (RUN --mount=from=stage) are checked against them.
+	caps := pb.Caps.CapSet(pb.Caps.All())
 	results, err := dockerfile2llb.DockerfileLint(context.Background(), dt, dockerfile2llb.ConvertOpt{
 		SourceMap:    sourceMap,
 		MetaResolver: offlineResolver{},
+		LLBCaps:      &caps,
 	})
 	if err != nil {
 		return err

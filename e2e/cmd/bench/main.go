@@ -3,9 +3,10 @@
 // `make bench` runs it; it prints a Markdown table on stdout, progress on
 // stderr, and writes the table to bench/results.md. A file a measurement:
 //
+//	coldstart.go   a new user's first docker compose up, beside make prod
 //	reload.go      save → new response: ours, air's defaults, the host build
 //	images.go      binary and image sizes, ours and the tutorial build's
-//	rebuild.go     rebuild after a one-line change, warm and cold
+//	rebuild.go     rebuild after a one-line change
 //	startstop.go   start → first 200, and docker stop under load
 //	throughput.go  requests per second beside bare net/http
 //	kubernetes.go  a rollout under load, where a test cluster is set up
@@ -13,8 +14,8 @@
 //
 // The comparison baselines are real files under baselines/, linted with the
 // rest. BENCH_QUICK=1 takes fewer samples, for trying it out; BENCH_ONLY
-// names the measurements to run (reload,sizes,rebuild,start,stop,throughput,
-// rollout), for working on one. The exit status
+// names the measurements to run (cold,reload,sizes,rebuild,start,stop,
+// throughput,rollout), for working on one. The exit status
 // is non-zero only when a figure is far from its goal, never on noise.
 package main
 
@@ -46,7 +47,7 @@ func main() {
 	b := newBench(ctx, os.Getenv("BENCH_QUICK") == "1")
 	b.partial = os.Getenv("BENCH_ONLY") != ""
 	measurements := []measurement{
-		{"reload", b.reload}, {"sizes", b.sizes}, {"rebuild", b.rebuild}, {"start", b.start},
+		{"cold", b.coldStart}, {"reload", b.reload}, {"sizes", b.sizes}, {"rebuild", b.rebuild}, {"start", b.start},
 		{"stop", b.stopUnderLoad}, {"throughput", b.throughput}, {"rollout", b.rollout},
 	}
 	err := b.run(selected(measurements, os.Getenv("BENCH_ONLY"))...)
