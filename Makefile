@@ -131,7 +131,7 @@ test-k8s: ## Run only the Kubernetes tests; fail when no test cluster is set up
 	cd e2e && K8S_REQUIRED=1 go test -count=1 -failfast -timeout 30m ./kubernetes
 
 .PHONY: bench
-bench: ## Measure reload, image size, rebuild, start, stop under load, throughput (BENCH_QUICK=1: fewer samples)
+bench: ## Measure cold start, reload, image size, rebuild, start, stop under load, throughput, rollout (BENCH_QUICK=1, BENCH_ONLY=...)
 	cd e2e && go run ./cmd/bench
 
 .PHONY: fuzz
