@@ -14,7 +14,8 @@ import (
 
 // reload times save → first response with the new code, (a) in this
 // project's dev container, (b) in the same image run with air's defaults,
-// and (c) against the floor: an incremental go build on the host.
+// against (c) the floor, an incremental go build on the host, and (d) the
+// same build inside the dev container: a − d is what the loop itself adds.
 func (b *bench) reload() {
 	b.Logf("reload (a): building and starting the dev container")
 	dev := b.devProject()
