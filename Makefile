@@ -49,6 +49,10 @@ help: ## List the targets
 dev: ## Start the hot-reload dev container (same as docker compose up)
 	docker compose up --build
 
+.PHONY: debug
+debug: ## Start the dev loop under delve for breakpoints (same as docker compose --profile debug up)
+	docker compose --profile debug up --build
+
 .PHONY: prod
 prod: ## Build the production image, tagged IMAGE:latest and IMAGE:VERSION
 	docker buildx build --load -f $(DOCKERFILE) --target runner $(BUILD_ARGS) \

@@ -20,9 +20,10 @@ type devProject struct {
 	handler string // app/handlers.go in the copy
 }
 
-func newDevProject(t *testing.T) *devProject {
+// newDevProject is the dev service, or with profile debug the debug service.
+func newDevProject(t *testing.T, profiles ...string) *devProject {
 	repo := harness.CopyRepo(t)
-	return &devProject{Project: harness.NewProject(t, repo), t: t, handler: filepath.Join(repo, "app", "handlers.go")}
+	return &devProject{Project: harness.NewProject(t, repo, profiles...), t: t, handler: filepath.Join(repo, "app", "handlers.go")}
 }
 
 // waitServes waits for GET / to answer want and returns how long that took.
@@ -78,6 +79,13 @@ func TestDevLoop(t *testing.T) {
 			startedAt = harness.Inspect(t, firstID, "{{.State.StartedAt}}")
 			t.Logf("first 200 after up: %s", p.waitServes("Hello, World!"))
 			p.Exec("dev", "touch", moduleCacheMark)
+			// The debugger belongs to the debug profile only.
+			if top := harness.Docker(t, "top", firstID, "-o", "args"); strings.Contains(top, "dlv") {
+				t.Errorf("plain up runs delve:\n%s", top)
+			}
+			if out, err := harness.Run(t.Context(), p.Dir, p.Env(), "docker", "compose", "port", "dev", "2345"); err == nil && strings.TrimSpace(out) != ":0" {
+				t.Errorf("plain up publishes delve's port: %s", out)
+			}
 		}},
 
 		{Name: "edit is served without a restart", Run: func(t *testing.T) {

@@ -2,9 +2,11 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -12,8 +14,8 @@ import (
 
 // Project is a docker compose project of the repository's compose.yaml, run
 // in dir (a scratch copy, see CopyRepo) under a unique project name. Its
-// services publish on a port of 127.0.0.1 that Docker picks (HOST_PORT=0);
-// URL reads it back.
+// services publish on ports of 127.0.0.1 that Docker picks (HOST_PORT=0,
+// DEBUG_PORT=0); URL and Addr read them back.
 type Project struct {
 	t        TB
 	Dir      string
@@ -42,7 +44,7 @@ func NewProject(t TB, dir string, profiles ...string) *Project {
 // Env is what every command of the project runs with: compose, and make
 // targets that call compose, read the project name and port from it.
 func (p *Project) Env() []string {
-	return []string{"COMPOSE_PROJECT_NAME=" + p.Name, "HOST_PORT=0"}
+	return []string{"COMPOSE_PROJECT_NAME=" + p.Name, "HOST_PORT=0", "DEBUG_PORT=0"}
 }
 
 func (p *Project) args(args ...string) []string {
@@ -100,16 +102,22 @@ func (p *Project) ContainerID(service string) string {
 // now; it waits for the container, which `up --watch` may still be creating.
 func (p *Project) URL(service string) string {
 	p.t.Helper()
+	return "http://" + p.Addr(service, 1323)
+}
+
+// Addr is 127.0.0.1:<port> where service's port is published now.
+func (p *Project) Addr(service string, port int) string {
+	p.t.Helper()
 	var addr string
-	Eventually(p.t, 5*time.Minute, service+"'s published port", func() (bool, string) {
-		out, err := Run(p.t.Context(), p.Dir, p.Env(), "docker", p.args("port", service, "1323")...)
+	Eventually(p.t, 5*time.Minute, fmt.Sprintf("%s's published port %d", service, port), func() (bool, string) {
+		out, err := Run(p.t.Context(), p.Dir, p.Env(), "docker", p.args("port", service, strconv.Itoa(port))...)
 		if err != nil {
 			return false, out
 		}
 		addr = strings.TrimSpace(out)
 		return strings.HasPrefix(addr, "127.0.0.1:"), out
 	})
-	return "http://" + addr
+	return addr
 }
 
 // RunInBackground starts docker compose with args (up --watch, say) and

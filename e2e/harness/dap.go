@@ -1,0 +1,127 @@
+package harness
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/google/go-dap"
+)
+
+// DAP is a Debug Adapter Protocol client, speaking to delve as VS Code does.
+type DAP struct {
+	t      TB
+	conn   net.Conn
+	reader *bufio.Reader
+	seq    int
+	Events []dap.Message // events received so far, in order
+}
+
+// DialDAP connects to the DAP server at addr and initializes the session
+// as VS Code does, retrying until it answers: a port Docker publishes
+// accepts connections even while nothing listens behind it (delve between
+// two reloads), and closes them at once.
+func DialDAP(t TB, addr string) *DAP {
+	t.Helper()
+	var d *DAP
+	Eventually(t, time.Minute, "delve answering on "+addr, func() (bool, string) {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false, err.Error()
+		}
+		d = &DAP{t: t, conn: conn, reader: bufio.NewReader(conn)}
+		if err := d.initialize(); err != nil {
+			conn.Close()
+			return false, err.Error()
+		}
+		return true, ""
+	})
+	t.Cleanup(func() { d.conn.Close() })
+	return d
+}
+
+func (d *DAP) initialize() error {
+	d.seq++
+	raw, _ := json.Marshal(map[string]any{"seq": d.seq, "type": "request", "command": "initialize",
+		"arguments": map[string]any{"adapterID": "go", "pathFormat": "path", "linesStartAt1": true, "columnsStartAt1": true}})
+	_ = d.conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := dap.WriteBaseMessage(d.conn, raw); err != nil {
+		return err
+	}
+	for {
+		msg, err := dap.ReadProtocolMessage(d.reader)
+		if err != nil {
+			return err
+		}
+		if resp, ok := msg.(*dap.InitializeResponse); ok {
+			if !resp.Success {
+				return fmt.Errorf("initialize: %s", resp.Message)
+			}
+			return nil
+		}
+		d.Events = append(d.Events, msg)
+	}
+}
+
+// Request sends command with arguments (any JSON-encodable value) and
+// returns the response, keeping the events that arrive before it. A response
+// with success false ends the test.
+func (d *DAP) Request(command string, arguments any) dap.ResponseMessage {
+	d.t.Helper()
+	d.seq++
+	args, err := json.Marshal(arguments)
+	if err != nil {
+		d.t.Fatalf("%v", err)
+	}
+	raw, _ := json.Marshal(map[string]any{"seq": d.seq, "type": "request", "command": command, "arguments": json.RawMessage(args)})
+	_ = d.conn.SetDeadline(time.Now().Add(time.Minute))
+	if err := dap.WriteBaseMessage(d.conn, raw); err != nil {
+		d.t.Fatalf("DAP %s: %v", command, err)
+	}
+	for {
+		msg := d.read(command)
+		if resp, ok := msg.(dap.ResponseMessage); ok && resp.GetResponse().RequestSeq == d.seq {
+			if r := resp.GetResponse(); !r.Success {
+				d.t.Fatalf("DAP %s failed: %s %s", command, r.Message, string(mustJSON(msg)))
+			}
+			return resp
+		}
+		d.Events = append(d.Events, msg)
+	}
+}
+
+// WaitEvent reads until an event named event arrives (or finds one that
+// already did) and returns it.
+func (d *DAP) WaitEvent(event string) dap.EventMessage {
+	d.t.Helper()
+	for i, msg := range d.Events {
+		if e, ok := msg.(dap.EventMessage); ok && e.GetEvent().Event == event {
+			d.Events = append(d.Events[:i], d.Events[i+1:]...)
+			return e
+		}
+	}
+	_ = d.conn.SetDeadline(time.Now().Add(time.Minute))
+	for {
+		msg := d.read(event)
+		if e, ok := msg.(dap.EventMessage); ok && e.GetEvent().Event == event {
+			return e
+		}
+		d.Events = append(d.Events, msg)
+	}
+}
+
+func (d *DAP) read(waitingFor string) dap.Message {
+	d.t.Helper()
+	msg, err := dap.ReadProtocolMessage(d.reader)
+	if err != nil {
+		d.t.Fatalf("DAP, waiting for %s: %v", waitingFor, err)
+	}
+	return msg
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
