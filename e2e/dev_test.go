@@ -80,7 +80,7 @@ func TestDevLoop(t *testing.T) {
 			t.Logf("first 200 after up: %s", p.waitServes("Hello, World!"))
 			p.Exec("dev", "touch", moduleCacheMark)
 			// The debugger belongs to the debug profile only.
-			if top := harness.Docker(t, "top", firstID, "-o", "args"); strings.Contains(top, "dlv") {
+			if top := harness.Docker(t, "top", firstID, "-o", "pid,args"); strings.Contains(top, "dlv") {
 				t.Errorf("plain up runs delve:\n%s", top)
 			}
 			if out, err := harness.Run(t.Context(), p.Dir, p.Env(), "docker", "compose", "port", "dev", "2345"); err == nil && strings.TrimSpace(out) != ":0" {

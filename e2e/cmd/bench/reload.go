@@ -41,6 +41,13 @@ func (b *bench) reload() {
 	b.Logf("reload (d): the same incremental build inside the dev container, %d edits", b.edits)
 	inContainer := b.containerBuilds(dev)
 
+	b.Logf("reload (e): the debug service, every build under delve, %d edits", b.edits)
+	debugRepo := b.copyRepo()
+	debug := harness.NewProject(b, debugRepo, "debug")
+	debug.Compose("up", "-d", "--build")
+	underDelve := b.reloadSeries(debugRepo, debug.URL("debug")+"/")
+	debug.Compose("down")
+
 	b.Logf("reload (c): incremental go build ./app on the host, %d edits", b.edits)
 	floorRepo := b.copyRepo()
 	build := func() time.Duration {
@@ -60,9 +67,11 @@ func (b *bench) reload() {
 	b.add(title, "(b) same image, air defaults", stats(defaults), "whole project mounted, root, delay 1000 ms")
 	b.add(title, "(c) floor: incremental `go build ./app` on the host", stats(floor), "")
 	b.add(title, "(d) the same build inside the dev container", stats(inContainer), "docker/dev-run's flags, the cache volumes; busybox time, 10 ms steps")
+	b.add(title, "(e) the debug service (`make debug`)", stats(underDelve), "-gcflags=all=-N -l, under a fresh delve each time")
 	ac, ab := ratio(median(ours), median(floor)), ratio(median(ours), median(defaults))
 	b.add(title, "a/c (median)", fmt.Sprintf("%.2f", ac), "goal ≤ 1.3")
 	b.add(title, "a/b (median)", fmt.Sprintf("%.2f", ab), "lower is better")
+	b.add(title, "e/c (median)", fmt.Sprintf("%.2f", ratio(median(underDelve), median(floor))), "goal ≤ 1.5")
 	b.add(title, "a − d (median): what a reload adds to its build", round(median(ours)-median(inContainer)).String(),
 		"detection, debounce, signal, drain, start, first response; goal ≤ 100ms")
 	if ac > maxReloadOverFloor {
