@@ -21,6 +21,7 @@ type launchConfig struct {
 	Mode           string `json:"mode"`
 	Host           string `json:"host"`
 	Port           int    `json:"port"`
+	PostDebugTask  string `json:"postDebugTask"`
 	SubstitutePath []struct {
 		From string `json:"from"`
 		To   string `json:"to"`
@@ -47,6 +48,25 @@ func vscodeAttach(t *testing.T, repo string) launchConfig {
 		c.SubstitutePath[i].From = strings.ReplaceAll(c.SubstitutePath[i].From, "${workspaceFolder}", repo)
 	}
 	return c
+}
+
+// postDebugTask is the shell command of the task launch.json runs when a
+// session ends, from the committed .vscode/tasks.json.
+func postDebugTask(t *testing.T, cfg launchConfig) string {
+	t.Helper()
+	var tasks struct {
+		Tasks []struct{ Label, Type, Command string }
+	}
+	if err := json.Unmarshal([]byte(harness.ReadFile(t, filepath.Join(harness.RepoRoot(), ".vscode", "tasks.json"))), &tasks); err != nil {
+		t.Fatalf(".vscode/tasks.json: %v", err)
+	}
+	for _, task := range tasks.Tasks {
+		if task.Label == cfg.PostDebugTask && task.Type == "shell" {
+			return task.Command
+		}
+	}
+	t.Fatalf("no shell task %q in .vscode/tasks.json", cfg.PostDebugTask)
+	return ""
 }
 
 // debugSession attaches to delve as VS Code does with cfg, at addr (the
@@ -177,9 +197,10 @@ func TestDebugLoop(t *testing.T) {
 			if body := hitBreakpoint(t, d, url, p.handler, line); body != "Hello, debugged!" {
 				t.Errorf("body after continue %q", body)
 			}
-			// Detach as an editor does: breakpoints cleared, debuggee left running.
-			d.Request("setBreakpoints", map[string]any{"source": map[string]any{"path": p.handler}, "breakpoints": []any{}})
+			// Disconnect as VS Code does, leaving the breakpoint set in delve
+			// (golang/vscode-go#2368); launch.json's postDebugTask clears it.
 			d.Request("disconnect", map[string]any{"terminateDebuggee": false})
+			p.Command("sh", "-c", postDebugTask(t, cfg))
 			for range 5 {
 				harness.WaitBody(t, 10*time.Second, url, "Hello, debugged!")
 			}
