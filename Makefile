@@ -123,9 +123,10 @@ test-unit: ## Run the Go tests that need no Docker, with the race detector
 
 .PHONY: test-e2e
 test-e2e: ## Run the end-to-end tests against Docker, and Kubernetes when a test cluster is set up (docs/testing.md)
-	@# -p 1: one package at a time, so the Kubernetes rollouts do not share
-	@# the machine with the Docker tests' image builds.
-	cd e2e && go test -count=1 -failfast -p 1 -timeout 30m ./...
+	@# -p 1: one package at a time, Kubernetes first, so its rollouts under
+	@# load share the machine with neither the Docker tests' builds nor the
+	@# iptables churn of their containers coming and going.
+	cd e2e && go test -count=1 -failfast -p 1 -timeout 30m ./kubernetes ./...
 	@# go test shows a passing package's output only with -v: this repeats the
 	@# Kubernetes tests' check alone, to show its one line when they skipped.
 	@cd e2e && go test -count=1 -run '^$$' -v ./kubernetes | grep '^e2e/kubernetes: skipped' || true

@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -139,7 +141,7 @@ func waitDelveRunning(t *testing.T, p *devProject) {
 	t.Helper()
 	harness.Eventually(t, time.Minute, "delve attached and the server running", func() (bool, string) {
 		out, err := p.TryExec("debug", "sh", "-c",
-			`for s in /proc/[0-9]*/status; do grep -q '^Name:.app$' "$s" && grep -E '^(State|TracerPid):' "$s"; done; true`)
+			`for s in /proc/[0-9]*/status; do grep -q '^Name:.app$' "$s" && ! grep -q '^State:.Z' "$s" && grep -E '^(State|TracerPid):' "$s"; done; true`)
 		if err != nil {
 			return false, out
 		}
@@ -203,6 +205,42 @@ func TestDebugLoop(t *testing.T) {
 			p.Command("sh", "-c", postDebugTask(t, cfg))
 			for range 5 {
 				harness.WaitBody(t, 10*time.Second, url, "Hello, debugged!")
+			}
+		}},
+
+		{Name: "compile error keeps the last good build serving under delve", Run: func(t *testing.T) {
+			harness.ReplaceIn(t, p.handler, `"Hello, debugged!"`, `"Hello, debugged!" + notDefinedAnywhere`)
+			harness.Eventually(t, time.Minute, "the compiler's message in the logs", func() (bool, string) {
+				return strings.Contains(p.Logs(), "undefined: notDefinedAnywhere"), "not yet"
+			})
+			harness.WaitBody(t, time.Minute, url, "Hello, debugged!")
+			harness.ReplaceIn(t, p.handler, `"Hello, debugged!" + notDefinedAnywhere`, `"Hello, fixed!"`)
+			harness.WaitBody(t, time.Minute, url, "Hello, fixed!")
+		}},
+
+		{Name: "burst of saves ends with one server and one delve of the last version", Run: func(t *testing.T) {
+			text := "Hello, fixed!"
+			for i := 1; i <= 20; i++ {
+				next := fmt.Sprintf("Hello, debug burst %d!", i)
+				harness.ReplaceIn(t, p.handler, strconv.Quote(text), strconv.Quote(next))
+				text = next
+				time.Sleep(100 * time.Millisecond)
+			}
+			harness.WaitBody(t, time.Minute, url, text)
+			harness.Eventually(t, time.Minute, "one server, one delve, no build", func() (bool, string) {
+				top := harness.Docker(t, "top", p.ContainerID("debug"), "-o", "pid,args")
+				return strings.Count(top, "/tmp/air/app") == 1 && strings.Count(top, "dlv attach") == 1 &&
+					!strings.Contains(top, "go build"), top
+			})
+			waitDelveRunning(t, p)
+			d := debugSession(t, dlvAddr, cfg, p.handler, line)
+			if body := hitBreakpoint(t, d, url, p.handler, line); body != text {
+				t.Errorf("body after continue %q, want %q", body, text)
+			}
+			d.Request("disconnect", map[string]any{"terminateDebuggee": false})
+			p.Command("sh", "-c", postDebugTask(t, cfg))
+			if logs := p.Logs(); strings.Contains(logs, "address already in use") {
+				t.Errorf("a server or a delve started before the old one let go of its port:\n%s", logs)
 			}
 		}},
 

@@ -90,7 +90,13 @@ func (d *Deployment) Build(version string) {
 	d.t.Helper()
 	Build(d.t, d.Dir, nil, "make", d.makeArgs("prod", version)...)
 	load := strings.Fields(os.Getenv("K8S_LOAD_IMAGE"))
-	Command(d.t, d.Dir, nil, load[0], append(load[1:], d.Image+":"+version)...)
+	args := append(load[1:], d.Image+":"+version)
+	// Once more on failure: the offline cluster's loader has been seen to
+	// finish an import that left no image, once in a few dozen runs.
+	if out, err := Run(d.t.Context(), d.Dir, nil, load[0], args...); err != nil {
+		d.t.Logf("%s: %v, trying again:\n%s", strings.Join(load, " "), err, out)
+		Command(d.t, d.Dir, nil, load[0], args...)
+	}
 }
 
 // Make runs a make target (deploy, undeploy) for version on the copy.

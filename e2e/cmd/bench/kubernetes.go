@@ -43,7 +43,7 @@ func (b *bench) rollout() {
 		failed += n
 	}
 	b.add(title, "make deploy, apply to rollout complete", round(took).String(), "2 replicas, maxUnavailable 0")
-	b.add(title, "until the old pods have exited", round(drained).String(), "DRAIN_DELAY 5s, then the graceful shutdown")
+	b.add(title, "until the old pods have exited", round(drained).String(), "DRAIN_DELAY 10s, then the graceful shutdown")
 	b.add(title, "requests answered in full", strconv.Itoa(len(result.OK)), fmt.Sprintf("load for %s in all", round(result.Elapsed)))
 	b.add(title, "requests failed", strconv.Itoa(failed), "goal 0")
 	if failed > 0 {
