@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -216,32 +214,6 @@ func TestDebugLoop(t *testing.T) {
 			harness.WaitBody(t, time.Minute, url, "Hello, debugged!")
 			harness.ReplaceIn(t, p.handler, `"Hello, debugged!" + notDefinedAnywhere`, `"Hello, fixed!"`)
 			harness.WaitBody(t, time.Minute, url, "Hello, fixed!")
-		}},
-
-		{Name: "burst of saves ends with one server and one delve of the last version", Run: func(t *testing.T) {
-			text := "Hello, fixed!"
-			for i := 1; i <= 20; i++ {
-				next := fmt.Sprintf("Hello, debug burst %d!", i)
-				harness.ReplaceIn(t, p.handler, strconv.Quote(text), strconv.Quote(next))
-				text = next
-				time.Sleep(100 * time.Millisecond)
-			}
-			harness.WaitBody(t, time.Minute, url, text)
-			harness.Eventually(t, time.Minute, "one server, one delve, no build", func() (bool, string) {
-				top := harness.Docker(t, "top", p.ContainerID("debug"), "-o", "pid,args")
-				return strings.Count(top, "/tmp/air/app") == 1 && strings.Count(top, "dlv attach") == 1 &&
-					!strings.Contains(top, "go build"), top
-			})
-			waitDelveRunning(t, p)
-			d := debugSession(t, dlvAddr, cfg, p.handler, line)
-			if body := hitBreakpoint(t, d, url, p.handler, line); body != text {
-				t.Errorf("body after continue %q, want %q", body, text)
-			}
-			d.Request("disconnect", map[string]any{"terminateDebuggee": false})
-			p.Command("sh", "-c", postDebugTask(t, cfg))
-			if logs := p.Logs(); strings.Contains(logs, "address already in use") {
-				t.Errorf("a server or a delve started before the old one let go of its port:\n%s", logs)
-			}
 		}},
 
 		{Name: "stop is graceful", Run: func(t *testing.T) {
