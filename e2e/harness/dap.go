@@ -16,7 +16,7 @@ type DAP struct {
 	conn   net.Conn
 	reader *bufio.Reader
 	seq    int
-	Events []dap.Message // events received so far, in order
+	events []dap.Message // events not yet asked for, in order
 }
 
 // DialDAP connects to the DAP server at addr and initializes the session
@@ -61,7 +61,7 @@ func (d *DAP) initialize() error {
 			}
 			return nil
 		}
-		d.Events = append(d.Events, msg)
+		d.events = append(d.events, msg)
 	}
 }
 
@@ -88,7 +88,7 @@ func (d *DAP) Request(command string, arguments any) dap.ResponseMessage {
 			}
 			return resp
 		}
-		d.Events = append(d.Events, msg)
+		d.events = append(d.events, msg)
 	}
 }
 
@@ -96,9 +96,9 @@ func (d *DAP) Request(command string, arguments any) dap.ResponseMessage {
 // already did) and returns it.
 func (d *DAP) WaitEvent(event string) dap.EventMessage {
 	d.t.Helper()
-	for i, msg := range d.Events {
+	for i, msg := range d.events {
 		if e, ok := msg.(dap.EventMessage); ok && e.GetEvent().Event == event {
-			d.Events = append(d.Events[:i], d.Events[i+1:]...)
+			d.events = append(d.events[:i], d.events[i+1:]...)
 			return e
 		}
 	}
@@ -108,7 +108,7 @@ func (d *DAP) WaitEvent(event string) dap.EventMessage {
 		if e, ok := msg.(dap.EventMessage); ok && e.GetEvent().Event == event {
 			return e
 		}
-		d.Events = append(d.Events, msg)
+		d.events = append(d.events, msg)
 	}
 }
 

@@ -15,7 +15,6 @@ type Drain struct {
 	Accepted int            // requests the server logged
 	Lost     []int          // accepted requests whose response no client got in full
 	Refused  map[string]int // failures before a server accepted them, by kind
-	OK       int            // requests the clients got in full, logged or not
 }
 
 // Answered is how many accepted requests got their whole response.
@@ -47,7 +46,7 @@ func UnderLoad(t TB, addr string, clients, warmup int, wantBody string, during f
 	t.Helper()
 	result := Load(t, addr, clients, warmup, wantBody, during)
 	logged := load.LoggedIDs(logs())
-	return Drain{Accepted: len(logged), Lost: result.Lost(logged), Refused: result.Failed, OK: len(result.OK)}
+	return Drain{Accepted: len(logged), Lost: result.Lost(logged), Refused: result.Failed}
 }
 
 // Load is UnderLoad without the server's side: what the clients saw.
