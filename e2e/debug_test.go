@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -214,6 +216,49 @@ func TestDebugLoop(t *testing.T) {
 			harness.WaitBody(t, time.Minute, url, "Hello, debugged!")
 			harness.ReplaceIn(t, p.handler, `"Hello, debugged!" + notDefinedAnywhere`, `"Hello, fixed!"`)
 			harness.WaitBody(t, time.Minute, url, "Hello, fixed!")
+		}},
+
+		{Name: "burst of saves ends with one server and one delve of the last version", Run: func(t *testing.T) {
+			text := "Hello, fixed!"
+			for i := 1; i <= 20; i++ {
+				next := fmt.Sprintf("Hello, debug burst %d!", i)
+				harness.ReplaceIn(t, p.handler, strconv.Quote(text), strconv.Quote(next))
+				text = next
+				time.Sleep(100 * time.Millisecond)
+			}
+			harness.WaitBody(t, time.Minute, url, text)
+			harness.Eventually(t, time.Minute, "one server, one delve, no build", func() (bool, string) {
+				// Under delve, dev-run stays, as delve's stand-in for air.
+				n, listing := p.processes("debug")
+				return n["server"] == 1 && n["dlv"] == 1 && n["dev-run"] == 1 && n["go build"] == 0, listing
+			})
+			waitDelveRunning(t, p)
+			d := debugSession(t, dlvAddr, cfg, p.handler, line)
+			if body := hitBreakpoint(t, d, url, p.handler, line); body != text {
+				t.Errorf("body after continue %q, want %q", body, text)
+			}
+			d.Request("disconnect", map[string]any{"terminateDebuggee": false})
+			p.Command("sh", "-c", postDebugTask(t, cfg))
+			if logs := p.Logs(); strings.Contains(logs, "address already in use") {
+				t.Errorf("a server or a delve started before the old one let go of its port:\n%s", logs)
+			}
+		}},
+
+		{Name: "a save while the server is halted at a breakpoint serves the new code", Run: func(t *testing.T) {
+			d := debugSession(t, dlvAddr, cfg, p.handler, line)
+			go harness.Get(url) //nolint:errcheck // it stays halted until the save ends its server
+			d.WaitEvent("stopped")
+			harness.ReplaceIn(t, p.handler, `"Hello, debug burst 20!"`, `"Hello, after a halt!"`)
+			// air gives up on the halted server after kill_delay and kills
+			// it; the next run clears what is left and starts fresh.
+			harness.WaitBody(t, time.Minute, url, "Hello, after a halt!")
+			waitDelveRunning(t, p)
+			d = debugSession(t, dlvAddr, cfg, p.handler, line)
+			if body := hitBreakpoint(t, d, url, p.handler, line); body != "Hello, after a halt!" {
+				t.Errorf("body after continue %q", body)
+			}
+			d.Request("disconnect", map[string]any{"terminateDebuggee": false})
+			p.Command("sh", "-c", postDebugTask(t, cfg))
 		}},
 
 		{Name: "stop is graceful", Run: func(t *testing.T) {

@@ -32,11 +32,13 @@ func (p *devProject) waitServes(want string) time.Duration {
 	return harness.WaitBody(p.t, time.Minute, p.URL("dev")+"/", want)
 }
 
-// appProcesses counts the server processes in the container and tells
-// whether a build is still under way.
-func (p *devProject) appProcesses() (servers int, building bool, listing string) {
+// processes counts, in service's container, the servers ("server"), the
+// delves ("dlv"), the dev-run scripts ("dev-run") and the builds
+// ("go build"), and returns the listing they were counted in.
+func (p *devProject) processes(service string) (counts map[string]int, listing string) {
 	p.t.Helper()
-	listing = harness.Docker(p.t, "top", p.ContainerID("dev"), "-o", "pid,args")
+	listing = harness.Docker(p.t, "top", p.ContainerID(service), "-o", "pid,args")
+	counts = map[string]int{}
 	for line := range strings.Lines(listing) {
 		fields := strings.Fields(line)
 		if len(fields) < 2 {
@@ -44,12 +46,16 @@ func (p *devProject) appProcesses() (servers int, building bool, listing string)
 		}
 		switch cmd := strings.Join(fields[1:], " "); {
 		case cmd == "/tmp/air/app":
-			servers++
-		case strings.Contains(cmd, "go build"), strings.Contains(cmd, "dev-run"):
-			building = true
+			counts["server"]++
+		case strings.HasPrefix(cmd, "dlv exec "):
+			counts["dlv"]++
+		case strings.Contains(cmd, "go build"):
+			counts["go build"]++
+		case strings.Contains(cmd, "dev-run"):
+			counts["dev-run"]++
 		}
 	}
-	return servers, building, listing
+	return counts, listing
 }
 
 // TestDevLoop walks through a developer's day in the dev container.
@@ -145,8 +151,9 @@ func TestDevLoop(t *testing.T) {
 			}
 			t.Logf("last save to its response: %s", p.waitServes(text))
 			harness.Eventually(t, time.Minute, "exactly one server and no build", func() (bool, string) {
-				servers, building, listing := p.appProcesses()
-				return servers == 1 && !building, listing
+				// dev-run execs the server: a dev-run left is a build to come.
+				n, listing := p.processes("dev")
+				return n["server"] == 1 && n["dev-run"] == 0 && n["go build"] == 0, listing
 			})
 			p.waitServes(text)
 			if logs := p.Logs(); strings.Contains(logs, "address already in use") {
