@@ -270,5 +270,5 @@ func TestDebugLoop(t *testing.T) {
 				t.Errorf("the app did not shut down gracefully:\n%s", logs)
 			}
 		}},
-	})
+	}, p.Project)
 }

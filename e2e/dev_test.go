@@ -16,28 +16,27 @@ import (
 // repository, with the file a developer edits most.
 type devProject struct {
 	*harness.Project
-	t       *testing.T
 	handler string // app/handlers.go in the copy
 }
 
 // newDevProject is the dev service, or with profile debug the debug service.
 func newDevProject(t *testing.T, profiles ...string) *devProject {
 	repo := harness.CopyRepo(t)
-	return &devProject{Project: harness.NewProject(t, repo, profiles...), t: t, handler: filepath.Join(repo, "app", "handlers.go")}
+	return &devProject{Project: harness.NewProject(t, repo, profiles...), handler: filepath.Join(repo, "app", "handlers.go")}
 }
 
 // waitServes waits for GET / to answer want and returns how long that took.
 func (p *devProject) waitServes(want string) time.Duration {
-	p.t.Helper()
-	return harness.WaitBody(p.t, time.Minute, p.URL("dev")+"/", want)
+	p.TB().Helper()
+	return harness.WaitBody(p.TB(), time.Minute, p.URL("dev")+"/", want)
 }
 
 // processes counts, in service's container, the servers ("server"), the
 // delves ("dlv"), the dev-run scripts ("dev-run") and the builds
 // ("go build"), and returns the listing they were counted in.
 func (p *devProject) processes(service string) (counts map[string]int, listing string) {
-	p.t.Helper()
-	listing = harness.Docker(p.t, "top", p.ContainerID(service), "-o", "pid,args")
+	p.TB().Helper()
+	listing = harness.Docker(p.TB(), "top", p.ContainerID(service), "-o", "pid,args")
 	counts = map[string]int{}
 	for line := range strings.Lines(listing) {
 		fields := strings.Fields(line)
@@ -209,5 +208,5 @@ func TestDevLoop(t *testing.T) {
 				t.Errorf("go build compiled packages again after down/up:\n%s", out)
 			}
 		}},
-	})
+	}, p.Project)
 }

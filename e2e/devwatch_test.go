@@ -49,5 +49,5 @@ func TestDevWatchAndPolling(t *testing.T) {
 				t.Error("the container was not recreated from a rebuilt image")
 			}
 		}},
-	})
+	}, p.Project)
 }

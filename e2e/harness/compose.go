@@ -41,6 +41,15 @@ func NewProject(t TB, dir string, profiles ...string) *Project {
 	return p
 }
 
+// TB is the test the project reports to now (see RunSteps).
+func (p *Project) TB() TB { return p.t }
+
+func (p *Project) reportTo(t TB) TB {
+	parent := p.t
+	p.t = t
+	return parent
+}
+
 // Env is what every command of the project runs with: compose, and make
 // targets that call compose, read the project name and port from it.
 func (p *Project) Env() []string {
@@ -124,30 +133,31 @@ func (p *Project) Addr(service string, port int) string {
 // leaves it running; at the end of the test it gets Ctrl-C, as from a user,
 // and its output is shown if the test failed.
 func (p *Project) RunInBackground(args ...string) {
-	p.t.Helper()
+	t := p.t // the cleanup belongs to the test that started it
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, "docker", p.args(args...)...)
 	cmd.Dir = p.Dir
 	cmd.Env = append(os.Environ(), p.Env()...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	cmd.WaitDelay = 30 * time.Second
-	logFile := filepath.Join(p.t.TempDir(), "compose.log")
+	logFile := filepath.Join(t.TempDir(), "compose.log")
 	out, err := os.Create(logFile)
 	if err != nil {
-		p.t.Fatalf("%v", err)
+		t.Fatalf("%v", err)
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		out.Close()
-		p.t.Fatalf("docker %s: %v", strings.Join(cmd.Args[1:], " "), err)
+		t.Fatalf("docker %s: %v", strings.Join(cmd.Args[1:], " "), err)
 	}
-	p.t.Cleanup(func() {
+	t.Cleanup(func() {
 		cancel()
 		_ = cmd.Wait()
 		out.Close()
-		if p.t.Failed() {
+		if t.Failed() {
 			data, _ := os.ReadFile(logFile)
-			p.t.Logf("docker %s:\n%s", strings.Join(cmd.Args[1:], " "), data)
+			t.Logf("docker %s:\n%s", strings.Join(cmd.Args[1:], " "), data)
 		}
 	})
 }

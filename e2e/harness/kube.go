@@ -84,6 +84,12 @@ func (d *Deployment) makeArgs(target, version string) []string {
 	return []string{target, "IMAGE=" + d.Image, "VERSION=" + version, "K8S_NAMESPACE=" + d.Namespace}
 }
 
+func (d *Deployment) reportTo(t TB) TB {
+	parent := d.t
+	d.t = t
+	return parent
+}
+
 // Build runs `make prod` on the copy as it is now, tagged version, and puts
 // the image into the cluster.
 func (d *Deployment) Build(version string) {

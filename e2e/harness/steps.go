@@ -9,12 +9,28 @@ type Step struct {
 	Run  func(t *testing.T)
 }
 
+// Reporter is a harness object that reports to a test: a Project, a
+// Deployment. RunSteps points it at each step while the step runs, so that
+// a failure inside it fails that step.
+type Reporter interface {
+	// reportTo makes t the test to report to and returns the one before.
+	reportTo(t TB) TB
+}
+
 // RunSteps runs steps in order as subtests and stops at the first that
 // fails: the ones after it would only time out on a state it did not reach.
-func RunSteps(t *testing.T, steps []Step) {
+// The reporters report to the step that is running.
+func RunSteps(t *testing.T, steps []Step, reporters ...Reporter) {
 	t.Helper()
 	for i, s := range steps {
-		if !t.Run(s.Name, s.Run) {
+		passed := t.Run(s.Name, func(t *testing.T) {
+			for _, r := range reporters {
+				parent := r.reportTo(t)
+				defer r.reportTo(parent)
+			}
+			s.Run(t)
+		})
+		if !passed {
 			for _, skipped := range steps[i+1:] {
 				t.Logf("%q not run: %q failed first", skipped.Name, s.Name)
 			}

@@ -111,7 +111,7 @@ spec:
 				t.Errorf("namespace %s is still there: %s", d.Namespace, out)
 			}
 		}},
-	})
+	}, d)
 }
 
 // checkNoneFailed: every request got a whole 200, none was refused, reset or
