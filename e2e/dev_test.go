@@ -202,8 +202,8 @@ func TestDevLoop(t *testing.T) {
 				t.Errorf("modules were downloaded again:\n%s", logs)
 			}
 			// A build of the same code compiles nothing: the build cache survived.
-			// The flags are docker/dev-run's: -w changes how packages compile.
-			out := p.Exec("dev", "go", "build", "-x", "-ldflags=-w", "-o", "/tmp/cache-probe", "./app")
+			// The flags are docker/dev-run's: -w changes how the main package compiles.
+			out := p.Exec("dev", "sh", "-c", `go build -x -gcflags="$DEV_GCFLAGS" -ldflags=-w -o /tmp/cache-probe ./app 2>&1`)
 			if strings.Contains(out, "/compile ") {
 				t.Errorf("go build compiled packages again after down/up:\n%s", out)
 			}

@@ -65,9 +65,9 @@ func (b *bench) reload() {
 	title := fmt.Sprintf("1. Reload: save → new response, %d edits", b.edits)
 	b.add(title, "(a) this dev container", stats(ours), "air + docker/dev-run, .air.toml")
 	b.add(title, "(b) same image, air defaults", stats(defaults), "whole project mounted, root, delay 1000 ms")
-	b.add(title, "(c) floor: incremental `go build ./app` on the host", stats(floor), "")
+	b.add(title, "(c) floor: incremental `go build ./app` on the host", stats(floor), "default flags: optimised, DWARF kept")
 	b.add(title, "(d) the same build inside the dev container", stats(inContainer), "docker/dev-run's flags, the cache volumes; busybox time, 10 ms steps")
-	b.add(title, "(e) the debug service (`make debug`)", stats(underDelve), "-gcflags=all=-N -l, under a fresh delve each time")
+	b.add(title, "(e) the debug service (`make debug`)", stats(underDelve), "DWARF kept, under a fresh delve each time")
 	ac, ab := ratio(median(ours), median(floor)), ratio(median(ours), median(defaults))
 	b.add(title, "a/c (median)", fmt.Sprintf("%.2f", ac), "goal ≤ 1.3")
 	b.add(title, "a/b (median)", fmt.Sprintf("%.2f", ab), "lower is better")
@@ -107,10 +107,10 @@ var buildTime = regexp.MustCompile(`real\s+(\d+)m\s*([\d.]+)s`)
 func (b *bench) containerBuilds(dev *harness.Project) []time.Duration {
 	script := fmt.Sprintf(`set -e
 mkdir -p /tmp/d && cp /src/go.mod /src/go.sum /tmp/d/ && cp -r /src/app /tmp/d/app && cd /tmp/d
-go build -ldflags=-w -o /tmp/d/bin ./app
+go build -gcflags="$DEV_GCFLAGS" -ldflags=-w -o /tmp/d/bin ./app
 for i in $(seq %d); do
   sed -i "s/\"Hello, [^\"]*!\"/\"Hello, d$i!\"/" app/handlers.go
-  time go build -ldflags=-w -o /tmp/d/bin ./app
+  time go build -gcflags="$DEV_GCFLAGS" -ldflags=-w -o /tmp/d/bin ./app
 done`, b.edits)
 	out := dev.Compose("run", "--rm", "--no-deps", "-T", "--entrypoint", "sh", "dev", "-c", script)
 	var samples []time.Duration
