@@ -171,6 +171,8 @@ func TestDebugLoop(t *testing.T) {
 	cfg := vscodeAttach(t, p.Dir)
 	var url, dlvAddr string
 	line := lineOf(t, p.handler, `"Hello, World!"`)
+	appDir := filepath.Join(p.Dir, "app")
+	before := harness.TreeState(t, appDir)
 
 	harness.RunSteps(t, []harness.Step{
 		{Name: "up serves under delve", Run: func(t *testing.T) {
@@ -259,6 +261,18 @@ func TestDebugLoop(t *testing.T) {
 			}
 			d.Request("disconnect", map[string]any{"terminateDebuggee": false})
 			p.Command("sh", "-c", postDebugTask(t, cfg))
+		}},
+
+		{Name: "the container wrote nothing into app", Run: func(t *testing.T) {
+			after := harness.TreeState(t, appDir)
+			for rel, state := range after {
+				if old, existed := before[rel]; rel != "handlers.go" && (!existed || old != state) {
+					t.Errorf("app/%s was created or changed, not by the test", rel)
+				}
+			}
+			if len(after) != len(before) {
+				t.Errorf("app/ held %d files before, %d after", len(before), len(after))
+			}
 		}},
 
 		{Name: "stop is graceful", Run: func(t *testing.T) {
