@@ -24,7 +24,7 @@ var bareBaseline embed.FS
 // so that a noisy moment of the machine does not land on one of them only;
 // each figure is the median of its rounds.
 func (b *bench) throughput() {
-	rounds, seconds := 3, 5
+	rounds, seconds := 5, 4
 	if b.quick {
 		rounds, seconds = 1, 3
 	}
