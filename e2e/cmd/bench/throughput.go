@@ -37,6 +37,9 @@ func (b *bench) throughput() {
 		{label: "bare net/http", c: b.startRunner(b.buildBare(), []string{"-e", "BODY=" + body})},
 		{label: "this app", c: b.startRunner(b.prodImage(), nil)},
 		{label: "this app, LOG_LEVEL=warn", c: b.startRunner(b.prodImage(), []string{"-e", "LOG_LEVEL=warn"})},
+		// The same lines, written by the app but discarded by Docker: what
+		// logging costs inside the process, without the log driver's work.
+		{label: "this app, --log-driver none", c: b.startRunner(b.prodImage(), []string{"--log-driver", "none"})},
 	}
 	for round := range rounds {
 		for i := range servers {
@@ -51,12 +54,13 @@ func (b *bench) throughput() {
 			s.rates = append(s.rates, float64(len(result.OK))/result.Elapsed.Seconds())
 		}
 	}
-	bare, ours, quiet := medianRate(servers[0].rates), medianRate(servers[1].rates), medianRate(servers[2].rates)
+	bare, ours, quiet, undriven := medianRate(servers[0].rates), medianRate(servers[1].rates), medianRate(servers[2].rates), medianRate(servers[3].rates)
 
 	title := fmt.Sprintf("6. Throughput: GET /, 32 keep-alive clients on loopback, median of %d rounds of %d s", rounds, seconds)
 	b.add(title, "bare net/http hello world", fmt.Sprintf("%.0f req/s", bare), "same build, same base image")
 	b.add(title, "this app (a JSON log line per request)", fmt.Sprintf("%.0f req/s", ours), fmt.Sprintf("%.2f× bare; goal ≥ 0.9", ours/bare))
 	b.add(title, "this app, LOG_LEVEL=warn", fmt.Sprintf("%.0f req/s", quiet), fmt.Sprintf("%.2f× bare: no log line at all", quiet/bare))
+	b.add(title, "this app, `--log-driver none`", fmt.Sprintf("%.0f req/s", undriven), fmt.Sprintf("%.2f× bare: every line written, Docker discards them", undriven/bare))
 }
 
 func medianRate(rates []float64) float64 {
