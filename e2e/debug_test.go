@@ -264,15 +264,7 @@ func TestDebugLoop(t *testing.T) {
 		}},
 
 		{Name: "the container wrote nothing into app", Run: func(t *testing.T) {
-			after := harness.TreeState(t, appDir)
-			for rel, state := range after {
-				if old, existed := before[rel]; rel != "handlers.go" && (!existed || old != state) {
-					t.Errorf("app/%s was created or changed, not by the test", rel)
-				}
-			}
-			if len(after) != len(before) {
-				t.Errorf("app/ held %d files before, %d after", len(before), len(after))
-			}
+			checkOnlyWritten(t, appDir, before, map[string]bool{"handlers.go": true})
 		}},
 
 		{Name: "stop is graceful", Run: func(t *testing.T) {

@@ -57,6 +57,23 @@ func (p *devProject) processes(service string) (counts map[string]int, listing s
 	return counts, listing
 }
 
+// checkOnlyWritten fails t for each file under dir (app/) that was created,
+// changed or deleted since before, other than the test's own edits, written.
+func checkOnlyWritten(t *testing.T, dir string, before map[string]harness.FileState, written map[string]bool) {
+	t.Helper()
+	after := harness.TreeState(t, dir)
+	for rel, state := range after {
+		if old, existed := before[rel]; !written[rel] && (!existed || old != state) {
+			t.Errorf("app/%s was created or changed, not by the test", rel)
+		}
+	}
+	for rel := range before {
+		if _, ok := after[rel]; !ok {
+			t.Errorf("app/%s was deleted", rel)
+		}
+	}
+}
+
 // TestDevLoop walks through a developer's day in the dev container.
 func TestDevLoop(t *testing.T) {
 	t.Parallel()
@@ -161,17 +178,7 @@ func TestDevLoop(t *testing.T) {
 		}},
 
 		{Name: "the container wrote nothing into app", Run: func(t *testing.T) {
-			after := harness.TreeState(t, appDir)
-			for rel, state := range after {
-				if old, existed := before[rel]; !written[rel] && (!existed || old != state) {
-					t.Errorf("app/%s was created or changed, not by the test", rel)
-				}
-			}
-			for rel := range before {
-				if _, ok := after[rel]; !ok {
-					t.Errorf("app/%s was deleted", rel)
-				}
-			}
+			checkOnlyWritten(t, appDir, before, written)
 		}},
 
 		{Name: "stop is graceful", Run: func(t *testing.T) {
