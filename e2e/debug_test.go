@@ -269,12 +269,7 @@ func TestDebugLoop(t *testing.T) {
 
 		{Name: "stop is graceful", Run: func(t *testing.T) {
 			p.Compose("stop")
-			if code := harness.Inspect(t, p.ContainerID("debug"), "{{.State.ExitCode}}"); code != "0" {
-				t.Errorf("debug container exit code %s after stop", code)
-			}
-			if logs := p.Logs(); !strings.Contains(logs, "server stopped") {
-				t.Errorf("the app did not shut down gracefully:\n%s", logs)
-			}
+			p.checkStoppedGracefully(t, "debug")
 		}},
 	}, p.Project)
 }
