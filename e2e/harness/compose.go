@@ -17,7 +17,7 @@ import (
 // services publish on ports of 127.0.0.1 that Docker picks (HOST_PORT=0,
 // DEBUG_PORT=0); URL and Addr read them back.
 type Project struct {
-	t        TB
+	reporter // the test, or the step of it, it reports to (RunSteps)
 	Dir      string
 	Name     string
 	profiles []string
@@ -28,7 +28,7 @@ type Project struct {
 // (down -v --rmi local), also when the test failed.
 func NewProject(t TB, dir string, profiles ...string) *Project {
 	t.Helper()
-	p := &Project{t: t, Dir: dir, Name: UniqueName("go-webapp-e2e-"), profiles: profiles}
+	p := &Project{reporter: reporter{t}, Dir: dir, Name: UniqueName("go-webapp-e2e-"), profiles: profiles}
 	t.Cleanup(func() {
 		if t.Failed() {
 			logs, _ := Run(context.Background(), p.Dir, p.Env(), "docker", p.args("logs", "--no-color")...)
@@ -39,15 +39,6 @@ func NewProject(t TB, dir string, profiles ...string) *Project {
 		}
 	})
 	return p
-}
-
-// TB is the test the project reports to now (see RunSteps).
-func (p *Project) TB() TB { return p.t }
-
-func (p *Project) reportTo(t TB) TB {
-	parent := p.t
-	p.t = t
-	return parent
 }
 
 // Env is what every command of the project runs with: compose, and make

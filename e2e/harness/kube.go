@@ -49,7 +49,7 @@ func TryKubectl(t TB, args ...string) (string, error) {
 // Deployment is the app as `make deploy` deploys it from a scratch copy of
 // the repository, into a namespace of its own named like its image.
 type Deployment struct {
-	t         TB
+	reporter         // the test, or the step of it, it reports to (RunSteps)
 	Dir       string // the copy, whose app/ a test may edit
 	Image     string // repository of the images Build makes
 	Namespace string
@@ -61,7 +61,7 @@ type Deployment struct {
 func NewDeployment(t TB) *Deployment {
 	t.Helper()
 	name := UniqueName("go-webapp-e2e-")
-	d := &Deployment{t: t, Dir: CopyRepo(t), Image: name, Namespace: name}
+	d := &Deployment{reporter: reporter{t}, Dir: CopyRepo(t), Image: name, Namespace: name}
 	t.Cleanup(func() {
 		ctx := context.Background()
 		if t.Failed() {
@@ -82,12 +82,6 @@ func NewDeployment(t TB) *Deployment {
 
 func (d *Deployment) makeArgs(target, version string) []string {
 	return []string{target, "IMAGE=" + d.Image, "VERSION=" + version, "K8S_NAMESPACE=" + d.Namespace}
-}
-
-func (d *Deployment) reportTo(t TB) TB {
-	parent := d.t
-	d.t = t
-	return parent
 }
 
 // Build runs `make prod` on the copy as it is now, tagged version, and puts

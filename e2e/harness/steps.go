@@ -17,6 +17,18 @@ type Reporter interface {
 	reportTo(t TB) TB
 }
 
+// reporter is what a Reporter embeds: the test it reports to now.
+type reporter struct{ t TB }
+
+// TB is the test the object reports to now.
+func (r *reporter) TB() TB { return r.t }
+
+func (r *reporter) reportTo(t TB) TB {
+	parent := r.t
+	r.t = t
+	return parent
+}
+
 // RunSteps runs steps in order as subtests and stops at the first that
 // fails: the ones after it would only time out on a state it did not reach.
 // The reporters report to the step that is running.

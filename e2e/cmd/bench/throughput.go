@@ -20,7 +20,7 @@ var bareBaseline embed.FS
 
 // throughput counts the requests per second 32 keep-alive clients get from
 // the runner, beside the bare net/http baseline serving the same body. The
-// three servers run side by side and take turns under load, several rounds,
+// servers run side by side and take turns under load, several rounds,
 // so that a noisy moment of the machine does not land on one of them only;
 // each figure is the median of its rounds.
 func (b *bench) throughput() {
