@@ -31,7 +31,9 @@ var bareBaseline embed.FS
 //
 // On a Linux host, where the engine's processes are visible in /proc, it also
 // counts the CPU each server's process and dockerd spend per request: where
-// a log line's cost lands, in the app and in Docker's log driver.
+// a log line's cost lands, in the app and in Docker's log driver. Last, the
+// app's BenchmarkHandler: one request in a loop inside the process, with hot
+// caches, at info and at warn.
 func (b *bench) throughput() {
 	rounds, seconds := 7, 3
 	if b.quick {
@@ -66,9 +68,19 @@ func (b *bench) throughput() {
 	b.add(title, "this app, `--log-driver none`", fmt.Sprintf("%.0f req/s", undriven.rate()), fmt.Sprintf("%.2f× bare: every line written, Docker discards them", ratio(undriven)))
 	b.add(title, "bare net/http again, a second container", fmt.Sprintf("%.0f req/s", again.rate()), fmt.Sprintf("%.2f× bare: the noise between two identical servers", ratio(again)))
 	if slices.ContainsFunc(servers, func(s *loadedServer) bool { return s.cpuMissed }) {
-		b.add(title, "CPU per request", "n/a", "needs the engine's processes in this host's /proc")
-		return
+		b.add(title, "CPU per request under load", "n/a", "needs the engine's processes in this host's /proc")
+	} else {
+		b.addCPURows(title, base, ours, quiet)
 	}
+	handler := b.handlerCost()
+	b.add(title, "one GET / in a loop, whole handler: LOG_LEVEL=info", microseconds(handler["info"]),
+		fmt.Sprintf("`go test -bench Handler ./app`, hot caches; the log line: %s of it", microseconds(handler["info"]-handler["warn"])))
+	b.add(title, "… LOG_LEVEL=warn", microseconds(handler["warn"]), "echo and the middleware")
+}
+
+// addCPURows adds what the server processes and dockerd spent per request,
+// over every round.
+func (b *bench) addCPURows(title string, base, ours, quiet *loadedServer) {
 	serverCPU := func(s *loadedServer) time.Duration { return s.perRequest(s.serverCPU) }
 	b.add(title, "CPU per request in the server's process: bare", microseconds(serverCPU(base)), "from /proc, over every round")
 	b.add(title, "… this app", microseconds(serverCPU(ours)), fmt.Sprintf("%.2f× bare's", float64(serverCPU(ours))/float64(serverCPU(base))))
@@ -167,6 +179,40 @@ func processesNamed(name string) []int {
 		}
 	}
 	return pids
+}
+
+// handlerCost runs the app's BenchmarkHandler and returns the median time of
+// a request by log level ("info", "warn").
+func (b *bench) handlerCost() map[string]time.Duration {
+	b.Logf("throughput: go test -bench Handler ./app")
+	out := harness.Command(b, b.repo, nil, "go", "test", "-run", "^$", "-bench", "^BenchmarkHandler$", "-count", "5", "./app")
+	samples := map[string][]time.Duration{}
+	for _, line := range strings.Split(out, "\n") {
+		// BenchmarkHandler/LOG_LEVEL=info-2   690924   1721 ns/op
+		fields := strings.Fields(line)
+		if len(fields) < 4 || fields[3] != "ns/op" {
+			continue
+		}
+		name, ok := strings.CutPrefix(fields[0], "BenchmarkHandler/LOG_LEVEL=")
+		if !ok {
+			continue
+		}
+		level, _, _ := strings.Cut(name, "-")
+		ns, err := strconv.ParseFloat(fields[2], 64)
+		if err != nil {
+			b.Fatalf("BenchmarkHandler: %q: %v", line, err)
+		}
+		samples[level] = append(samples[level], time.Duration(ns))
+	}
+	medians := map[string]time.Duration{}
+	for _, level := range []string{"info", "warn"} {
+		if len(samples[level]) == 0 {
+			b.Fatalf("BenchmarkHandler printed no LOG_LEVEL=%s result:\n%s", level, out)
+		}
+		sorted := slices.Sorted(slices.Values(samples[level]))
+		medians[level] = sorted[len(sorted)/2]
+	}
+	return medians
 }
 
 // buildBare builds the bare baseline from its embedded files and returns the
