@@ -194,11 +194,26 @@ func TestDevLoop(t *testing.T) {
 			checkOnlyWritten(t, appDir, before, written)
 		}},
 
+		{Name: "a server air lost track of is running", Run: func(t *testing.T) {
+			// After a burst air can lose track of its newest run, and then
+			// leaves that server out when the container stops
+			// (docker/dev-entrypoint). A second server, started beside air on
+			// another port, stands in for it; its lines are JSON, the dev
+			// service's are text, and they go to the container's log.
+			p.Compose("exec", "-d", "-T", "dev", "sh", "-c", "LOG_FORMAT=json PORT=1324 exec /tmp/air/app >/proc/1/fd/1 2>&1")
+			harness.Eventually(t, time.Minute, "the second server's start in the logs", func() (bool, string) {
+				return strings.Contains(p.Logs(), `"msg":"server started"`), "not yet"
+			})
+		}},
+
 		{Name: "stop is graceful", Run: func(t *testing.T) {
 			start := time.Now()
 			p.Compose("stop")
 			t.Logf("docker compose stop took %s", time.Since(start).Round(time.Millisecond))
 			p.checkStoppedGracefully(t, "dev")
+			if logs := p.Logs(); !strings.Contains(logs, `"msg":"server stopped"`) {
+				t.Errorf("the server air did not know of was not drained on stop:\n%s", logs)
+			}
 			start = time.Now()
 			p.Compose("down")
 			t.Logf("docker compose down took %s", time.Since(start).Round(time.Millisecond))
