@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -221,13 +219,7 @@ func TestDebugLoop(t *testing.T) {
 		}},
 
 		{Name: "burst of saves ends with one server and one delve of the last version", Run: func(t *testing.T) {
-			text := "Hello, fixed!"
-			for i := 1; i <= 20; i++ {
-				next := fmt.Sprintf("Hello, debug burst %d!", i)
-				harness.ReplaceIn(t, p.handler, strconv.Quote(text), strconv.Quote(next))
-				text = next
-				time.Sleep(100 * time.Millisecond)
-			}
+			text := saveBurst("Hello, fixed!", "debug burst", func(old, new string) { harness.ReplaceIn(t, p.handler, old, new) })
 			harness.WaitBody(t, time.Minute, url, text)
 			harness.Eventually(t, time.Minute, "one server, one delve, no build", func() (bool, string) {
 				// Under delve, dev-run stays, as delve's stand-in for air.
@@ -251,8 +243,8 @@ func TestDebugLoop(t *testing.T) {
 			go harness.Get(url) //nolint:errcheck // it stays halted until the save ends its server
 			d.WaitEvent("stopped")
 			harness.ReplaceIn(t, p.handler, `"Hello, debug burst 20!"`, `"Hello, after a halt!"`)
-			// air gives up on the halted server after kill_delay and kills
-			// it; the next run clears what is left and starts fresh.
+			// The halted server cannot drain: dev-run sees it stay halted and
+			// ends its delve, which kills it; the next run starts fresh.
 			harness.WaitBody(t, time.Minute, url, "Hello, after a halt!")
 			waitDelveRunning(t, p)
 			d = debugSession(t, dlvAddr, cfg, p.handler, line)

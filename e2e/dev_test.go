@@ -57,6 +57,19 @@ func (p *devProject) processes(service string) (counts map[string]int, listing s
 	return counts, listing
 }
 
+// saveBurst saves twenty greetings ("Hello, <prefix> 1!" to 20) 100 ms
+// apart, each in place of the one before, the first in place of text; it
+// returns the last.
+func saveBurst(text, prefix string, save func(old, new string)) string {
+	for i := 1; i <= 20; i++ {
+		next := fmt.Sprintf("Hello, %s %d!", prefix, i)
+		save(strconv.Quote(text), strconv.Quote(next))
+		text = next
+		time.Sleep(100 * time.Millisecond)
+	}
+	return text
+}
+
 // checkStoppedGracefully: after a stop, service's container exited 0 and the
 // last server it started logged its graceful stop (earlier reloads' "server
 // stopped" lines do not count).
@@ -171,13 +184,7 @@ func TestDevLoop(t *testing.T) {
 		}},
 
 		{Name: "burst of saves ends with one server of the last version", Run: func(t *testing.T) {
-			text := "Hello, under load!"
-			for i := 1; i <= 20; i++ {
-				next := fmt.Sprintf("Hello, burst %d!", i)
-				edit(t, "handlers.go", strconv.Quote(text), strconv.Quote(next))
-				text = next
-				time.Sleep(100 * time.Millisecond)
-			}
+			text := saveBurst("Hello, under load!", "burst", func(old, new string) { edit(t, "handlers.go", old, new) })
 			t.Logf("last save to its response: %s", p.waitServes(text))
 			harness.Eventually(t, time.Minute, "exactly one server and no build", func() (bool, string) {
 				// dev-run execs the server: a dev-run left is a build to come.
@@ -232,8 +239,7 @@ func TestDevLoop(t *testing.T) {
 				t.Errorf("modules were downloaded again:\n%s", logs)
 			}
 			// A build of the same code compiles nothing: the build cache survived.
-			// The flags are docker/dev-run's: -w changes how the main package compiles.
-			out := p.Exec("dev", "sh", "-c", `go build -x -gcflags="$DEV_GCFLAGS" -ldflags=-w -o /tmp/cache-probe ./app 2>&1`)
+			out := p.Exec("dev", "sh", "-c", harness.DevBuild+" -x -o /tmp/cache-probe ./app 2>&1")
 			if strings.Contains(out, "/compile ") {
 				t.Errorf("go build compiled packages again after down/up:\n%s", out)
 			}

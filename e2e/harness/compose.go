@@ -12,6 +12,11 @@ import (
 	"time"
 )
 
+// DevBuild is docker/dev-run's build of ./app, for a shell in the dev
+// container (DEV_GCFLAGS is set there); append -o and the package. A build
+// with other flags compiles differently and would miss dev-run's cache.
+const DevBuild = `go build -gcflags="$DEV_GCFLAGS" -ldflags=-w`
+
 // Project is a docker compose project of the repository's compose.yaml, run
 // in dir (a scratch copy, see CopyRepo) under a unique project name. Its
 // services publish on ports of 127.0.0.1 that Docker picks (HOST_PORT=0,

@@ -118,7 +118,7 @@ func (b *bench) startBuilder(dev *harness.Project) string {
 	b.Cleanup(func() { _, _ = harness.Run(context.Background(), "", nil, "docker", "rm", "-f", name) })
 	harness.Docker(b, "exec", name, "sh", "-c", `set -e
 mkdir -p /tmp/d && cp /src/go.mod /src/go.sum /tmp/d/ && cp -r /src/app /tmp/d/app && cd /tmp/d
-go build -gcflags="$DEV_GCFLAGS" -ldflags=-w -o /tmp/d/bin ./app`)
+`+harness.DevBuild+` -o /tmp/d/bin ./app`)
 	return name
 }
 
@@ -127,7 +127,7 @@ go build -gcflags="$DEV_GCFLAGS" -ldflags=-w -o /tmp/d/bin ./app`)
 func (b *bench) containerBuild(builder string, i int) time.Duration {
 	out := harness.Docker(b, "exec", builder, "sh", "-c", fmt.Sprintf(`set -e
 cd /tmp/d && sed -i "s/\"Hello, [^\"]*!\"/\"Hello, d%d!\"/" app/handlers.go
-time go build -gcflags="$DEV_GCFLAGS" -ldflags=-w -o /tmp/d/bin ./app 2>&1`, i))
+time %s -o /tmp/d/bin ./app 2>&1`, i, harness.DevBuild))
 	m := buildTime.FindStringSubmatch(out)
 	if m == nil {
 		b.Fatalf("no time in the in-container build's output:\n%s", out)

@@ -105,7 +105,7 @@ func stats(samples []time.Duration) string {
 	return fmt.Sprintf("median %s, p95 %s, max %s", round(median(sorted)), round(p95), round(sorted[len(sorted)-1]))
 }
 
-func median(samples []time.Duration) time.Duration {
+func median[T time.Duration | float64](samples []T) T {
 	sorted := slices.Sorted(slices.Values(samples))
 	n := len(sorted)
 	if n%2 == 1 {

@@ -83,8 +83,8 @@ func (b *bench) throughput() {
 func (b *bench) addCPURows(title string, base, ours, quiet *loadedServer) {
 	serverCPU := func(s *loadedServer) time.Duration { return s.perRequest(s.serverCPU) }
 	b.add(title, "CPU per request in the server's process: bare", microseconds(serverCPU(base)), "from /proc, over every round")
-	b.add(title, "… this app", microseconds(serverCPU(ours)), fmt.Sprintf("%.2f× bare's", float64(serverCPU(ours))/float64(serverCPU(base))))
-	b.add(title, "… this app, LOG_LEVEL=warn", microseconds(serverCPU(quiet)), fmt.Sprintf("%.2f× bare's: echo, middleware, limits, no log line", float64(serverCPU(quiet))/float64(serverCPU(base))))
+	b.add(title, "… this app", microseconds(serverCPU(ours)), fmt.Sprintf("%.2f× bare's", ratio(serverCPU(ours), serverCPU(base))))
+	b.add(title, "… this app, LOG_LEVEL=warn", microseconds(serverCPU(quiet)), fmt.Sprintf("%.2f× bare's: echo, middleware, limits, no log line", ratio(serverCPU(quiet), serverCPU(base))))
 	b.add(title, "dockerd's CPU per request: this app", microseconds(ours.perRequest(ours.dockerdCPU)), "the json-file driver: a JSON entry and a write per line")
 	b.add(title, "… bare net/http", microseconds(base.perRequest(base.dockerdCPU)), "no log line")
 }
@@ -122,10 +122,7 @@ func (s *loadedServer) run(b *bench, body string, d time.Duration, dockerd []int
 	s.cpuMissed = s.cpuMissed || !serverOK || !dockerdOK
 }
 
-func (s *loadedServer) rate() float64 {
-	sorted := slices.Sorted(slices.Values(s.rates))
-	return sorted[len(sorted)/2]
-}
+func (s *loadedServer) rate() float64 { return median(s.rates) }
 
 // perRequest spreads CPU time over the requests answered.
 func (s *loadedServer) perRequest(cpu time.Duration) time.Duration {
@@ -147,7 +144,7 @@ func cpuTime(pids ...int) (time.Duration, bool) {
 	var total time.Duration
 	for _, pid := range pids {
 		stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-		if err != nil || pid <= 0 {
+		if err != nil {
 			return 0, false
 		}
 		// The fields after the command name, which is in parentheses and may
@@ -209,8 +206,7 @@ func (b *bench) handlerCost() map[string]time.Duration {
 		if len(samples[level]) == 0 {
 			b.Fatalf("BenchmarkHandler printed no LOG_LEVEL=%s result:\n%s", level, out)
 		}
-		sorted := slices.Sorted(slices.Values(samples[level]))
-		medians[level] = sorted[len(sorted)/2]
+		medians[level] = median(samples[level])
 	}
 	return medians
 }
