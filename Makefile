@@ -118,8 +118,9 @@ build: ## Build the binary on the host into bin/app
 test: test-unit test-e2e ## Run every test: unit, then end-to-end against Docker (and Kubernetes when set up)
 
 .PHONY: test-unit
-test-unit: ## Run the Go tests that need no Docker, with the race detector
+test-unit: ## Run the Go tests that need no Docker (the app, devloop), with the race detector
 	go test -race -count=1 ./...
+	go -C devloop test -race -count=1 ./...
 
 .PHONY: test-e2e
 test-e2e: ## Run the end-to-end tests against Docker, and Kubernetes when a test cluster is set up (docs/testing.md)
@@ -145,13 +146,14 @@ fuzz: ## Fuzz the server's request handling for FUZZTIME (default 60s); the seed
 
 .PHONY: lint
 lint: ## gofmt, vet, staticcheck, Dockerfile rules, actionlint, and the Kubernetes manifests rendered
-	@out=$$(gofmt -l app e2e tools); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l app devloop e2e tools); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
+	go -C devloop vet ./...
 	go -C e2e vet ./...
 	go -C tools vet ./...
 	@# staticcheck and the Dockerfile linter live in tools/, their own module,
 	@# so the app's go.mod lists only what the app needs.
-	staticcheck=$$(go -C tools tool -n staticcheck) && $$staticcheck ./... && \
+	staticcheck=$$(go -C tools tool -n staticcheck) && $$staticcheck ./... && (cd devloop && $$staticcheck ./...) && \
 		(cd e2e && $$staticcheck ./...) && (cd tools && $$staticcheck ./...)
 	go -C tools run ./dockerfilelint ../$(DOCKERFILE) $(addprefix ../,$(wildcard e2e/cmd/bench/baselines/*/Dockerfile))
 	go -C tools tool actionlint $(abspath $(wildcard .github/workflows/*.yaml))

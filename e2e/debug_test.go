@@ -218,13 +218,16 @@ func TestDebugLoop(t *testing.T) {
 			harness.WaitBody(t, time.Minute, url, "Hello, fixed!")
 		}},
 
+		{Name: "saves under load refuse no request", Run: func(t *testing.T) {
+			p.savesUnderLoad(t, "debug", "Hello, fixed!", 2, func(old, new string) { harness.ReplaceIn(t, p.handler, old, new) })
+		}},
+
 		{Name: "burst of saves ends with one server and one delve of the last version", Run: func(t *testing.T) {
-			text := saveBurst("Hello, fixed!", "debug burst", func(old, new string) { harness.ReplaceIn(t, p.handler, old, new) })
+			text := saveBurst("Hello, under load!", "debug burst", func(old, new string) { harness.ReplaceIn(t, p.handler, old, new) })
 			harness.WaitBody(t, time.Minute, url, text)
 			harness.Eventually(t, time.Minute, "one server, one delve, no build", func() (bool, string) {
-				// Under delve, dev-run stays, as delve's stand-in for air.
 				n, listing := p.processes("debug")
-				return n["server"] == 1 && n["dlv"] == 1 && n["dev-run"] == 1 && n["go build"] == 0, listing
+				return n["server"] == 1 && n["dlv"] == 1 && n["go build"] == 0, listing
 			})
 			waitDelveRunning(t, p)
 			d := debugSession(t, dlvAddr, cfg, p.handler, line)
@@ -243,8 +246,8 @@ func TestDebugLoop(t *testing.T) {
 			go harness.Get(url) //nolint:errcheck // it stays halted until the save ends its server
 			d.WaitEvent("stopped")
 			harness.ReplaceIn(t, p.handler, `"Hello, debug burst 20!"`, `"Hello, after a halt!"`)
-			// The halted server cannot drain: dev-run sees it stay halted and
-			// ends its delve, which kills it; the next run starts fresh.
+			// The new build serves at once; the halted server cannot drain:
+			// devloop sees it stay halted and ends its delve, which kills it.
 			harness.WaitBody(t, time.Minute, url, "Hello, after a halt!")
 			waitDelveRunning(t, p)
 			d = debugSession(t, dlvAddr, cfg, p.handler, line)

@@ -12,9 +12,10 @@ import (
 	"time"
 )
 
-// DevBuild is docker/dev-run's build of ./app, for a shell in the dev
-// container (DEV_GCFLAGS is set there); append -o and the package. A build
-// with other flags compiles differently and would miss dev-run's cache.
+// DevBuild is devloop's build of ./app (goBuild in devloop/server.go), for a
+// shell in the dev container (DEV_GCFLAGS is set there); append -o and the
+// package. A build with other flags compiles differently and would miss
+// devloop's cache.
 const DevBuild = `go build -gcflags="$DEV_GCFLAGS" -ldflags=-w`
 
 // Project is a docker compose project of the repository's compose.yaml, run

@@ -1,0 +1,3 @@
+module devloop
+
+go 1.26.0

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeBuilder builds by writing the source it is given into out; a build
+// blocks until the test releases it, and fails when the source says so.
+type fakeBuilder struct {
+	source  func() string
+	release chan struct{} // one value per build allowed to finish
+	started chan string   // the source each build started with
+}
+
+func (b *fakeBuilder) build(ctx context.Context, out string) error {
+	src := b.source()
+	b.started <- src
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if strings.Contains(src, "syntax error") {
+		return errors.New("does not compile")
+	}
+	return os.WriteFile(out, []byte(src), 0o644)
+}
+
+// fakeServer is a started build; it serves the content of its binary.
+type fakeServer struct {
+	version string
+	exitErr error // exits with this before serving, when set
+	stopped chan struct{}
+	done    chan struct{}
+	once    sync.Once
+}
+
+func (s *fakeServer) Addr() string          { return s.version }
+func (s *fakeServer) DebugAddr() string     { return "" }
+func (s *fakeServer) Done() <-chan struct{} { return s.done }
+func (s *fakeServer) Wait(ctx context.Context) error {
+	if s.exitErr != nil {
+		s.once.Do(func() { close(s.done) })
+		return s.exitErr
+	}
+	return nil
+}
+func (s *fakeServer) Stop() error {
+	close(s.stopped)
+	s.once.Do(func() { close(s.done) })
+	return nil
+}
+
+// loopTest runs a loop with the fakes; serving is what the front points at.
+type loopTest struct {
+	t        *testing.T
+	mu       sync.Mutex
+	source   string
+	serving  []string // every server the front was pointed at, in order
+	launched []*fakeServer
+	builder  *fakeBuilder
+	changes  chan struct{}
+	cancel   context.CancelFunc
+	done     chan struct{}
+	exitNext error  // the next server launched exits with it before serving
+	dir      string // where the loop keeps its builds
+}
+
+func startLoop(t *testing.T, source string) *loopTest {
+	lt := &loopTest{t: t, source: source, changes: make(chan struct{}, 1), done: make(chan struct{}), dir: t.TempDir()}
+	lt.builder = &fakeBuilder{
+		source:  func() string { lt.mu.Lock(); defer lt.mu.Unlock(); return lt.source },
+		release: make(chan struct{}, 100),
+		started: make(chan string, 100),
+	}
+	l := &loop{
+		builder: lt.builder,
+		launch: func(bin string) (server, error) {
+			data, err := os.ReadFile(bin)
+			if err != nil {
+				return nil, err
+			}
+			lt.mu.Lock()
+			defer lt.mu.Unlock()
+			s := &fakeServer{version: string(data), exitErr: lt.exitNext, stopped: make(chan struct{}), done: make(chan struct{})}
+			lt.exitNext = nil
+			lt.launched = append(lt.launched, s)
+			return s, nil
+		},
+		dir:     lt.dir,
+		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		serving: func(s server) { lt.mu.Lock(); lt.serving = append(lt.serving, s.Addr()); lt.mu.Unlock() },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	lt.cancel = cancel
+	go func() { defer close(lt.done); l.run(ctx, lt.changes) }()
+	t.Cleanup(lt.stop)
+	return lt
+}
+
+// save changes the source and notifies the loop, as air does.
+func (lt *loopTest) save(source string) {
+	lt.mu.Lock()
+	lt.source = source
+	lt.mu.Unlock()
+	select {
+	case lt.changes <- struct{}{}:
+	default:
+	}
+}
+
+// buildStarts waits for the next build to start and returns its source.
+func (lt *loopTest) buildStarts() string {
+	lt.t.Helper()
+	select {
+	case src := <-lt.builder.started:
+		return src
+	case <-time.After(5 * time.Second):
+		lt.t.Fatal("no build started")
+		return ""
+	}
+}
+
+func (lt *loopTest) finishBuild() { lt.builder.release <- struct{}{} }
+
+// servingEventually waits until the front points at want.
+func (lt *loopTest) servingEventually(want string) {
+	lt.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		lt.mu.Lock()
+		n := len(lt.serving)
+		last := ""
+		if n > 0 {
+			last = lt.serving[n-1]
+		}
+		lt.mu.Unlock()
+		if last == want {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	lt.t.Fatalf("the front never pointed at %q; it did at %v", want, lt.servingNow())
+}
+
+func (lt *loopTest) servingNow() []string {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	return append([]string(nil), lt.serving...)
+}
+
+// server is the server launched for version, waiting for its launch.
+func (lt *loopTest) server(version string) *fakeServer {
+	lt.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		lt.mu.Lock()
+		for _, s := range lt.launched {
+			if s.version == version {
+				lt.mu.Unlock()
+				return s
+			}
+		}
+		lt.mu.Unlock()
+	}
+	lt.t.Fatalf("no server of %q was launched", version)
+	return nil
+}
+
+func (lt *loopTest) stop() {
+	lt.cancel()
+	<-lt.done
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+func TestLoopSwitchesToTheNewBuildThenDrainsTheOld(t *testing.T) {
+	lt := startLoop(t, "v1")
+	lt.save("v1")
+	lt.buildStarts()
+	lt.finishBuild()
+	lt.servingEventually("v1")
+
+	lt.save("v2")
+	lt.buildStarts()
+	if isClosed(lt.server("v1").stopped) {
+		t.Fatal("the old server was stopped before the new build was ready")
+	}
+	lt.finishBuild()
+	lt.servingEventually("v2")
+	select {
+	case <-lt.server("v1").stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the old server was never stopped")
+	}
+}
+
+func TestLoopCompileErrorKeepsTheLastGoodBuild(t *testing.T) {
+	lt := startLoop(t, "v1")
+	lt.save("v1")
+	lt.buildStarts()
+	lt.finishBuild()
+	lt.servingEventually("v1")
+
+	lt.save("v2 syntax error")
+	lt.buildStarts()
+	lt.finishBuild()
+	lt.save("v3")
+	lt.buildStarts()
+	// The failed build touched nothing: v1 served throughout.
+	if got := lt.servingNow(); len(got) != 1 || isClosed(lt.server("v1").stopped) {
+		t.Fatalf("after a failed build the front pointed at %v; v1 stopped: %v", got, isClosed(lt.server("v1").stopped))
+	}
+	lt.finishBuild()
+	lt.servingEventually("v3")
+}
+
+func TestLoopBurstEndsWithOneServerOfTheLastSave(t *testing.T) {
+	lt := startLoop(t, "v0")
+	lt.save("v0")
+	lt.buildStarts()
+	lt.finishBuild()
+	lt.servingEventually("v0")
+
+	// Ten saves, each while the build of the one before is under way.
+	for i := 1; i <= 10; i++ {
+		lt.save(fmt.Sprintf("burst %d", i))
+		lt.buildStarts()
+	}
+	lt.finishBuild()
+	lt.servingEventually("burst 10")
+	lt.stop()
+	if got := lt.servingNow(); len(got) != 2 {
+		t.Errorf("the front was pointed at %v; want v0, then only the last save", got)
+	}
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	if len(lt.launched) != 2 {
+		t.Errorf("%d servers launched; want 2: a superseded build is never started", len(lt.launched))
+	}
+}
+
+func TestLoopBuildThatExitsBeforeServingLeavesTheOld(t *testing.T) {
+	lt := startLoop(t, "v1")
+	lt.save("v1")
+	lt.buildStarts()
+	lt.finishBuild()
+	lt.servingEventually("v1")
+
+	lt.mu.Lock()
+	lt.exitNext = errors.New("exit status 1")
+	lt.mu.Unlock()
+	lt.save("v2")
+	lt.buildStarts()
+	lt.finishBuild()
+	// v2 exits; then v3 comes and takes over from v1.
+	deadline := time.Now().Add(5 * time.Second)
+	for !isClosed(lt.server("v2").done) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := lt.servingNow(); len(got) != 1 || isClosed(lt.server("v1").stopped) {
+		t.Fatalf("a build that exited before serving took over: front %v", got)
+	}
+	lt.save("v3")
+	lt.buildStarts()
+	lt.finishBuild()
+	lt.servingEventually("v3")
+}
+
+func TestLoopStopDrainsEveryServer(t *testing.T) {
+	lt := startLoop(t, "v1")
+	lt.save("v1")
+	lt.buildStarts()
+	lt.finishBuild()
+	lt.servingEventually("v1")
+	lt.stop()
+	if !isClosed(lt.server("v1").stopped) {
+		t.Fatal("the serving build was not stopped when the loop ended")
+	}
+}
+
+func TestLoopRemovesTheBuildsOfGoneServers(t *testing.T) {
+	lt := startLoop(t, "v1")
+	lt.save("v1")
+	lt.buildStarts()
+	lt.finishBuild()
+	lt.servingEventually("v1")
+	lt.save("v2 syntax error")
+	lt.buildStarts()
+	lt.finishBuild()
+	lt.save("v3")
+	lt.buildStarts()
+	lt.finishBuild()
+	lt.servingEventually("v3")
+	lt.stop()
+	if left, _ := os.ReadDir(lt.dir); len(left) != 0 {
+		t.Errorf("builds left after every server stopped: %v", left)
+	}
+}

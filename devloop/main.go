@@ -1,0 +1,166 @@
+// Command devloop is the dev container's supervisor: the one process that
+// owns the edit loop's sockets and servers. air watches app/ and, on every
+// save, runs `devloop notify`; devloop then builds the new code while the
+// old server goes on serving, starts the new build on a port of its own,
+// switches the front (the published port, :1323) over to it once it
+// answers, and lets the old one drain. A client never finds the port closed.
+//
+//	save → air → devloop notify ─┐
+//	                             ▼
+//	      devloop: go build ─ start ─ answers? ─ switch the front ─ drain the old one
+//	                ▲  a newer save cancels the build under way
+//
+// Read it top-down: run (this file) wires the parts; loop.go is the reload
+// itself; front.go the published port; server.go how a build's server starts
+// and stops, with or without delve; watch.go starts air and takes its
+// notifications.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "devloop: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// config is what devloop reads from its environment; compose.yaml and the
+// dev image set it.
+type config struct {
+	Dir         string        // DEVLOOP_DIR: builds and the control socket (a tmpfs)
+	Listen      string        // DEVLOOP_LISTEN: the front, the address compose publishes
+	DebugListen string        // DLV_LISTEN: set in the debug service; every build runs under delve
+	GCFlags     string        // DEV_GCFLAGS: the dev image's compiler flags (docker/Dockerfile)
+	Package     string        // what to build, relative to the working directory
+	Drain       time.Duration // how long an old server may take to drain before it is killed
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	cfg := config{
+		Dir:         or(getenv("DEVLOOP_DIR"), "/tmp/devloop"),
+		Listen:      or(getenv("DEVLOOP_LISTEN"), ":1323"),
+		DebugListen: getenv("DLV_LISTEN"),
+		GCFlags:     getenv("DEV_GCFLAGS"),
+		Package:     "./app",
+		Drain:       5 * time.Second,
+	}
+	// The app's own drain bound, plus a second for it to exit.
+	if v := getenv("SHUTDOWN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("SHUTDOWN_TIMEOUT=%q: want a positive duration such as 3s", v)
+		}
+		cfg.Drain = d + time.Second
+	}
+	return cfg, nil
+}
+
+func or(v, fallback string) string {
+	if v == "" {
+		return fallback
+	}
+	return v
+}
+
+// run is devloop with its dependencies passed in. `devloop notify` is what
+// air runs on a save; `devloop [air flags]` is the container's command.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	control := filepath.Join(cfg.Dir, "control.sock")
+	if len(args) > 1 && args[1] == "notify" {
+		return notify(ctx, control)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.LevelKey {
+				return slog.Attr{} // every line is devloop's own news, at one level
+			}
+			return a
+		},
+	})).With("from", "devloop")
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return err
+	}
+
+	// The published port, open from the first moment: requests wait there
+	// for the first build rather than being refused.
+	front := newFront(logger)
+	frontListener, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	go front.serve(frontListener)
+	defer front.close()
+
+	launch := launcher{stdout: stdout, stderr: stderr, drain: cfg.Drain}
+	var debugFront *tcpFront
+	if cfg.DebugListen != "" {
+		launch.debug = true
+		debugListener, err := net.Listen("tcp", cfg.DebugListen)
+		if err != nil {
+			return err
+		}
+		debugFront = newTCPFront(debugListener)
+		defer debugFront.close()
+	}
+
+	changes, closeControl, err := listenForChanges(control)
+	if err != nil {
+		return err
+	}
+	defer closeControl()
+
+	loop := &loop{
+		builder: goBuild{pkg: cfg.Package, gcflags: cfg.GCFlags, dwarf: launch.debug, output: stderr},
+		launch:  launch.start,
+		dir:     filepath.Join(cfg.Dir, "builds"),
+		log:     logger,
+		serving: func(s server) {
+			front.switchTo(s.Addr())
+			if debugFront != nil {
+				debugFront.switchTo(s.DebugAddr())
+			}
+		},
+		unused: func(s server) { front.waitUnused(s.Addr(), time.Second) },
+	}
+
+	// air, the watcher, stops first on the way out: no save starts a build
+	// while the servers drain.
+	airDone, stopAir, err := startAir(args[1:], stdout, stderr)
+	if err != nil {
+		return err
+	}
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	loopDone := make(chan struct{})
+	go func() { defer close(loopDone); loop.run(loopCtx, changes) }()
+
+	var airErr error
+	select {
+	case <-ctx.Done():
+		airErr = stopAir()
+	case airErr = <-airDone:
+		airErr = errors.Join(errors.New("air exited"), airErr)
+	}
+	stopLoop()
+	<-loopDone // every server has drained
+	return airErr
+}
