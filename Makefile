@@ -1,6 +1,16 @@
 # The verbs of go-webapp. `make` alone lists them.
 #
 # Every variable below can be overridden: make prod IMAGE=acme/shop ALPINE_VERSION=3.20
+# or once for the checkout in .env, which docker compose reads too.
+
+# .env sets these for make as for compose (IMAGE, HOST_PORT, ...), so every
+# target, compose's or not, sees one image name and one port. As with
+# compose, the environment and the command line win over it. make reads
+# plain NAME=value lines; quotes around the value are dropped.
+ifneq ($(wildcard .env),)
+$(foreach setting,$(shell sed -n -e "s/^[[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\)=[\"']*\([^\"'[:space:]]*\)[\"']*[[:space:]]*$$/\1=\2/p" .env),\
+  $(if $(filter environment command line,$(origin $(firstword $(subst =, ,$(setting))))),,$(eval $(setting))))
+endif
 
 # The image name: the one place it is written.
 IMAGE          ?= go-webapp
@@ -45,13 +55,15 @@ BUILD_ARGS := --build-arg GO_VERSION=$(GO_VERSION) --build-arg ALPINE_VERSION=$(
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# Ctrl-C ends compose with status 130 once the container has stopped (exit
+# 0): that is no error. make itself still reports the interrupt.
 .PHONY: dev
 dev: ## Start the hot-reload dev container (same as docker compose up)
-	docker compose up --build
+	HOST_PORT=$(HOST_PORT) docker compose up --build || [ $$? -eq 130 ]
 
 .PHONY: debug
 debug: ## Start the dev loop under delve for breakpoints (same as docker compose --profile debug up)
-	docker compose --profile debug up --build
+	HOST_PORT=$(HOST_PORT) docker compose --profile debug up --build || [ $$? -eq 130 ]
 
 .PHONY: prod
 prod: ## Build the production image, tagged IMAGE:latest and IMAGE:VERSION
@@ -67,14 +79,17 @@ prod-scratch: ## Build the smallest image, FROM scratch, as IMAGE:scratch
 run-prod: ## Run IMAGE:latest on 127.0.0.1:HOST_PORT
 	docker run --rm -p 127.0.0.1:$(HOST_PORT):1323 $(IMAGE):latest
 
+# compose.yaml's prod service runs IMAGE:latest when IMAGE is set, as here:
+# the image make prod builds, not one of compose's own.
 .PHONY: prod-up
-prod-up: ## Run the production image locked down with compose (profile prod) on 127.0.0.1:HOST_PORT
-	VERSION=$(VERSION) COMMIT=$(COMMIT) BUILD_DATE=$(BUILD_DATE) TITLE=$(notdir $(IMAGE)) SOURCE=$(SOURCE) \
-		docker compose --profile prod up -d --build --wait
+prod-up: prod ## Build with make prod, then run IMAGE:latest locked down with compose (profile prod) on 127.0.0.1:HOST_PORT
+	IMAGE=$(IMAGE) HOST_PORT=$(HOST_PORT) docker compose --profile prod up -d --no-build --wait prod
 
+# Only the prod service: the project's network stays for a dev container
+# that may be running beside it.
 .PHONY: prod-down
 prod-down: ## Stop and remove what prod-up started
-	docker compose --profile prod down
+	IMAGE=$(IMAGE) docker compose --profile prod rm --stop --force prod
 
 # The overlay with the namespace and IMAGE:VERSION set, written to bin/k8s
 # for deploy and undeploy: no tracked file is edited.
@@ -145,12 +160,15 @@ fuzz: ## Fuzz the server's request handling for FUZZTIME (default 60s); the seed
 	go test -run '^$$' -fuzz FuzzServer -fuzztime $(or $(FUZZTIME),60s) ./app
 
 .PHONY: lint
-lint: ## gofmt, vet, staticcheck, Dockerfile rules, actionlint, and the Kubernetes manifests rendered
+lint: ## gofmt, vet, go mod tidy, staticcheck, Dockerfile rules, actionlint, and the Kubernetes manifests rendered
 	@out=$$(gofmt -l app devloop e2e tools); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go -C devloop vet ./...
 	go -C e2e vet ./...
 	go -C tools vet ./...
+	@# go get leaves a module `// indirect` until go mod tidy sees the import.
+	@for module in . devloop e2e tools; do go -C $$module mod tidy -diff >/dev/null || { \
+		echo "lint: $$module/go.mod is not tidy: run go -C $$module mod tidy"; exit 1; }; done
 	@# staticcheck and the Dockerfile linter live in tools/, their own module,
 	@# so the app's go.mod lists only what the app needs.
 	staticcheck=$$(go -C tools tool -n staticcheck) && $$staticcheck ./... && (cd devloop && $$staticcheck ./...) && \
@@ -161,9 +179,12 @@ lint: ## gofmt, vet, staticcheck, Dockerfile rules, actionlint, and the Kubernet
 	@for overlay in deploy/kubernetes/overlays/*/; do \
 		$(KUBECTL) kustomize $$overlay >/dev/null && echo "$$overlay renders" || exit 1; done
 
+# --profile '*': the dev, debug and prod services alike, whichever ran; a
+# stopped debug container would otherwise keep the volumes in use.
 .PHONY: clean
-clean: ## Remove bin/ and the images this Makefile built
+clean: ## Remove bin/, every container and volume of the compose project (all profiles) and the images this Makefile built
 	rm -rf bin
+	docker compose --profile '*' down --volumes --remove-orphans --rmi local
 	docker image rm $(IMAGE):latest $(IMAGE):$(VERSION) $(IMAGE):scratch 2>/dev/null || true
 
 # print-VAR prints a variable, for the end-to-end tests: make -s print-IMAGE

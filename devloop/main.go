@@ -18,7 +18,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,7 +44,11 @@ type config struct {
 	DebugListen string        // DLV_LISTEN: set in the debug service; every build runs under delve
 	GCFlags     string        // DEV_GCFLAGS: the dev image's compiler flags (docker/Dockerfile)
 	Package     string        // what to build, relative to the working directory
+	Watched     string        // the directory air watches (.air.toml's include_dir)
 	Drain       time.Duration // how long an old server may take to drain before it is killed
+	// AIR_POLL: "true" polls from the start, "false" never; unset, devloop
+	// finds out whether the mount sends file events (probe.go).
+	Poll string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -55,7 +58,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DebugListen: getenv("DLV_LISTEN"),
 		GCFlags:     getenv("DEV_GCFLAGS"),
 		Package:     "./app",
+		Watched:     "app",
 		Drain:       5 * time.Second,
+		Poll:        getenv("AIR_POLL"),
+	}
+	if cfg.Poll != "" && cfg.Poll != "true" && cfg.Poll != "false" {
+		return cfg, fmt.Errorf("AIR_POLL=%q: want true, false, or unset to let devloop find out", cfg.Poll)
 	}
 	// The app's own drain bound, plus a second for it to exit.
 	if v := getenv("SHUTDOWN_TIMEOUT"); v != "" {
@@ -145,9 +153,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// air, the watcher, stops first on the way out: no save starts a build
 	// while the servers drain.
-	airDone, stopAir, err := startAir(args[1:], stdout, stderr)
-	if err != nil {
+	air := newAirWatcher(args[1:], stdout, stderr)
+	if err := air.start(cfg.Poll == "true"); err != nil {
 		return err
+	}
+	defer air.shutdown()
+	if cfg.Poll == "" {
+		go pollIfNoEvents(ctx, cfg.Watched, air, logger)
 	}
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	loopDone := make(chan struct{})
@@ -156,11 +168,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var airErr error
 	select {
 	case <-ctx.Done():
-		airErr = stopAir()
-	case airErr = <-airDone:
-		airErr = errors.Join(errors.New("air exited"), airErr)
+	case err := <-air.exited:
+		airErr = fmt.Errorf("air exited: %v", err)
 	}
+	air.shutdown()
 	stopLoop()
 	<-loopDone // every server has drained
 	return airErr
+}
+
+// pollIfNoEvents restarts air polling once a save to watched came with no
+// file event, and says so, once.
+func pollIfNoEvents(ctx context.Context, watched string, air *airWatcher, logger *slog.Logger) {
+	arrive, changed, err := eventsArrive(ctx, watched, probeInterval)
+	switch {
+	case err != nil:
+		logger.Info("could not find out whether this mount sends file events; set AIR_POLL=true in .env if saves do not reload", "error", err)
+	case changed != "" && !arrive:
+		logger.Info("this mount sends no file events (a save to "+changed+" came with none): "+
+			"polling for changes every 500 ms from now on; AIR_POLL=true in .env says so from the start, AIR_POLL=false turns it off",
+			"changed", changed)
+		air.stop()
+		if err := air.start(true); err != nil {
+			logger.Info("could not restart air polling", "error", err)
+		}
+	}
 }

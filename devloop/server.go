@@ -111,7 +111,7 @@ func (p *process) DebugAddr() string     { return p.debugAddr }
 func (p *process) Done() <-chan struct{} { return p.done }
 
 func (p *process) Wait(ctx context.Context) error {
-	tick := time.NewTicker(10 * time.Millisecond)
+	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		conn, err := net.DialTimeout("tcp", p.addr, time.Second)

@@ -40,12 +40,12 @@ func serveLikeTheApp() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	go func() {
-		<-ctx.Done()
-		_ = srv.Shutdown(context.Background())
+		if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+			os.Exit(1)
+		}
 	}()
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-		os.Exit(1)
-	}
+	<-ctx.Done()
+	_ = srv.Shutdown(context.Background()) // returns once the requests under way are answered
 }
 
 func testLauncher(t *testing.T, mode string) server {

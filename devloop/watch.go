@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -20,37 +21,80 @@ import (
 // server before building and start overlapping builds on a burst of saves
 // (air-verse/air#938).
 
-// startAir starts air with the container's arguments. done delivers its
-// exit; stop ends it (SIGTERM, then SIGKILL after 5 s) and returns its exit.
-func startAir(args []string, stdout, stderr io.Writer) (done <-chan error, stop func() error, err error) {
-	cmd := exec.Command("air", append([]string{"-c", ".air.toml"}, args...)...)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, nil, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop = func() error {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			return quietExit(err)
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			return quietExit(<-exited)
-		}
-	}
-	return exited, stop, nil
+// airWatcher runs air, and starts it again polling when asked.
+type airWatcher struct {
+	args           []string // the container's arguments, for air
+	stdout, stderr io.Writer
+	exited         chan error // air exited without being stopped
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	stopped chan struct{} // closed when the current air has exited
+	closed  bool          // shut down: no more starts
 }
 
-// quietExit is air's exit as an error, where a stop on SIGTERM is none.
-func quietExit(err error) error {
-	var exit *exec.ExitError
-	if errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signaled() {
-		return nil
+func newAirWatcher(args []string, stdout, stderr io.Writer) *airWatcher {
+	return &airWatcher{args: args, stdout: stdout, stderr: stderr, exited: make(chan error, 1)}
+}
+
+// start starts air, polling the files every 500 ms (air's minimum) instead
+// of waiting for events when poll is set. air's first run notifies devloop,
+// so a start is also a reload.
+func (w *airWatcher) start(poll bool) error {
+	args := append([]string{"-c", ".air.toml"}, w.args...)
+	if poll {
+		args = append(args, "-build.poll=true")
 	}
-	return err
+	cmd := exec.Command("air", args...)
+	cmd.Stdout, cmd.Stderr = w.stdout, w.stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return errors.New("shutting down")
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	stopped := make(chan struct{})
+	w.cmd, w.stopped = cmd, stopped
+	go func() {
+		err := cmd.Wait()
+		w.mu.Lock()
+		current := w.cmd == cmd
+		w.mu.Unlock()
+		close(stopped)
+		if current {
+			w.exited <- err
+		}
+	}()
+	return nil
+}
+
+// shutdown stops air for good.
+func (w *airWatcher) shutdown() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	w.stop()
+}
+
+// stop ends air (SIGTERM, then SIGKILL after 5 s) and waits for it.
+func (w *airWatcher) stop() {
+	w.mu.Lock()
+	cmd, stopped := w.cmd, w.stopped
+	w.cmd = nil // its exit is no news
+	w.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-stopped
+	}
 }
 
 // listenForChanges takes notifications on a unix socket at path: each

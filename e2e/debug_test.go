@@ -266,5 +266,15 @@ func TestDebugLoop(t *testing.T) {
 			p.Compose("stop")
 			p.checkStoppedGracefully(t, "debug")
 		}},
+
+		{Name: "make clean leaves nothing of the project", Run: func(t *testing.T) {
+			// The stopped debug container holds the volumes: a plain
+			// `docker compose down -v` leaves them ("still in use").
+			p.Command("make", "clean", "IMAGE="+harness.UniqueName("go-webapp-e2e-none-"))
+			label := "label=com.docker.compose.project=" + p.Name
+			if left := harness.Docker(t, "ps", "-a", "-q", "--filter", label) + harness.Docker(t, "volume", "ls", "-q", "--filter", label); left != "" {
+				t.Errorf("make clean left containers or volumes of the project: %s", left)
+			}
+		}},
 	}, p.Project)
 }

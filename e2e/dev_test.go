@@ -179,6 +179,13 @@ func TestDevLoop(t *testing.T) {
 			if id, at := p.ContainerID("dev"), harness.Inspect(t, firstID, "{{.State.StartedAt}}"); id != firstID || at != startedAt {
 				t.Errorf("the container was restarted or replaced to serve the edit")
 			}
+			// This mount sends events: devloop stays with them.
+			if logs := p.Logs(); strings.Contains(logs, noEventsLine) {
+				t.Errorf("devloop took a mount with file events for one without:\n%s", logs)
+			}
+			if top := harness.Docker(t, "top", firstID, "-o", "args"); strings.Contains(top, "-build.poll=true") {
+				t.Errorf("air polls on a mount with file events:\n%s", top)
+			}
 		}},
 
 		{Name: "new package is picked up", Run: func(t *testing.T) {

@@ -28,8 +28,8 @@ func TestDevWatchAndPolling(t *testing.T) {
 
 	harness.RunSteps(t, []harness.Step{
 		{Name: "polling picks up an edit", Run: func(t *testing.T) {
-			if cmd := harness.Inspect(t, p.ContainerID("dev"), "{{json .Config.Cmd}}"); !strings.Contains(cmd, "-build.poll=true") {
-				t.Fatalf("AIR_POLL=true did not reach air: command %s", cmd)
+			if top := harness.Docker(t, "top", p.ContainerID("dev"), "-o", "args"); !strings.Contains(top, "air -c .air.toml -build.poll=true") {
+				t.Fatalf("AIR_POLL=true did not reach air:\n%s", top)
 			}
 			harness.ReplaceIn(t, p.handler, `"Hello, World!"`, `"Hello, polled!"`)
 			t.Logf("save to new response with polling: %s", p.waitServes("Hello, polled!"))

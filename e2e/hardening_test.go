@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -131,13 +132,29 @@ func rawExchange(t *testing.T, addr, request string) (*http.Response, error) {
 	return http.ReadResponse(bufio.NewReader(conn), nil)
 }
 
-// TestComposeProdProfile: `make prod-up` (docker compose --profile prod up)
-// runs the runner locked down, and does not start the dev service.
+// TestComposeProdProfile: `make prod-up` runs the image `make prod` built
+// locked down with compose (profile prod), on the image name and port that
+// .env gives, and does not start the dev service.
 func TestComposeProdProfile(t *testing.T) {
 	t.Parallel()
 	p := harness.NewProject(t, harness.CopyRepo(t), "prod")
-	harness.Build(t, p.Dir, p.Env(), "make", "prod-up")
+	image := harness.UniqueName("go-webapp-e2e-produp-")
+	t.Cleanup(func() { removeImages(image) })
+	port := freePort(t)
+	// One way to name the image and the port, as the README gives it: .env.
+	harness.WriteFile(t, filepath.Join(p.Dir, ".env"), fmt.Sprintf("IMAGE=%s\nHOST_PORT=%d\n", image, port))
+	env := []string{"COMPOSE_PROJECT_NAME=" + p.Name} // not p.Env(): its HOST_PORT would win over .env's
+	harness.Build(t, p.Dir, env, "make", "prod-up")
 
+	if addr := p.Addr("prod", 1323); addr != fmt.Sprintf("127.0.0.1:%d", port) {
+		t.Errorf("prod-up published on %s, want .env's HOST_PORT %d", addr, port)
+	}
+	if runs := harness.Inspect(t, p.ContainerID("prod"), "{{.Config.Image}}"); runs != image+":latest" {
+		t.Errorf("prod-up runs %s, want the image make prod built, %s:latest", runs, image)
+	}
+	if got := strings.TrimSpace(harness.Command(t, p.Dir, env, "make", "-s", "print-HOST_PORT")); got != strconv.Itoa(port) {
+		t.Errorf("make run-prod would publish on %s, want .env's %d", got, port)
+	}
 	status, body, err := harness.Get(p.URL("prod") + "/")
 	if err != nil || status != 200 || body != "Hello, World!" {
 		t.Fatalf("GET / = %d %q %v", status, body, err)
@@ -153,10 +170,21 @@ func TestComposeProdProfile(t *testing.T) {
 	if limits := harness.Inspect(t, p.ContainerID("prod"), "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}"); slices.Contains(strings.Fields(limits), "0") {
 		t.Errorf("memory and CPU limits = %s, want both set", limits)
 	}
-	p.Command("make", "prod-down")
+	harness.Command(t, p.Dir, env, "make", "prod-down")
 	if out := p.Compose("ps", "-a", "-q"); strings.TrimSpace(out) != "" {
 		t.Errorf("make prod-down left containers: %s", out)
 	}
+}
+
+// freePort is a port of 127.0.0.1 that nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // TestSecretsStayOut plants a .env, a key and a .git directory in a copy of
