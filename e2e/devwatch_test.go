@@ -28,7 +28,7 @@ func TestDevWatchAndPolling(t *testing.T) {
 
 	harness.RunSteps(t, []harness.Step{
 		{Name: "polling picks up an edit", Run: func(t *testing.T) {
-			if top := harness.Docker(t, "top", p.ContainerID("dev"), "-o", "args"); !strings.Contains(top, "air -c .air.toml -build.poll=true") {
+			if top := harness.Docker(t, "top", p.ContainerID("dev"), "-o", "pid,args"); !strings.Contains(top, "air -c .air.toml -build.poll=true") {
 				t.Fatalf("AIR_POLL=true did not reach air:\n%s", top)
 			}
 			harness.ReplaceIn(t, p.handler, `"Hello, World!"`, `"Hello, polled!"`)
