@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -141,74 +139,3 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer b.inFlight.Add(-1)
 	b.proxy.ServeHTTP(w, r)
 }
-
-// tcpFront is the debug port: each connection is piped to the delve of the
-// newest build that answered. A connection stays with the delve it reached.
-type tcpFront struct {
-	listener net.Listener
-	mu       sync.Mutex
-	addr     string
-	changed  chan struct{} // closed and replaced on every switch
-}
-
-func newTCPFront(l net.Listener) *tcpFront {
-	f := &tcpFront{listener: l, changed: make(chan struct{})}
-	go f.serve()
-	return f
-}
-
-func (f *tcpFront) switchTo(addr string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.addr = addr
-	close(f.changed)
-	f.changed = make(chan struct{})
-}
-
-// target is the current delve's address, waiting up to wait for the first.
-func (f *tcpFront) target(ctx context.Context) string {
-	for {
-		f.mu.Lock()
-		addr, changed := f.addr, f.changed
-		f.mu.Unlock()
-		if addr != "" {
-			return addr
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ""
-		}
-	}
-}
-
-func (f *tcpFront) serve() {
-	for {
-		conn, err := f.listener.Accept()
-		if err != nil {
-			return
-		}
-		go f.pipe(conn)
-	}
-}
-
-func (f *tcpFront) pipe(client net.Conn) {
-	defer client.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), firstBuildWait)
-	addr := f.target(ctx)
-	cancel()
-	if addr == "" {
-		return
-	}
-	upstream, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return
-	}
-	defer upstream.Close()
-	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(upstream, client); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(client, upstream); done <- struct{}{} }()
-	<-done // either side closing ends both
-}
-
-func (f *tcpFront) close() { _ = f.listener.Close() }

@@ -2,6 +2,9 @@ module devloop
 
 go 1.26.0
 
-require github.com/fsnotify/fsnotify v1.10.1
+require (
+	github.com/fsnotify/fsnotify v1.10.1
+	github.com/google/go-dap v0.12.0
+)
 
 require golang.org/x/sys v0.46.0 // indirect

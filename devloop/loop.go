@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -44,7 +46,10 @@ type loop struct {
 	serving func(server) // points the fronts at the server taking over
 	// unused waits until the fronts no longer use a server they were
 	// switched away from, so that it may drain; nil: no wait.
-	unused  func(server)
+	unused func(server)
+	// say puts a line in the attached editors' debug consoles (the debug
+	// service); category is DAP's: console or stderr. nil: nowhere.
+	say     func(category, text string)
 	current *generation    // the build serving now; nil before the first
 	builds  int            // builds started, to number them
 	retired sync.WaitGroup // servers draining
@@ -88,8 +93,13 @@ func (l *loop) reload(ctx context.Context, changes <-chan struct{}) (superseded 
 	built := time.Since(start)
 	if err != nil {
 		_ = os.RemoveAll(g.dir)
+		var messages string
+		if be, ok := errors.AsType[*buildError](err); ok {
+			messages = be.messages
+		}
 		if l.current != nil {
 			l.log.Info("the build failed; the last good build serves until the next save", "serving", l.current.n)
+			l.tell("stderr", fmt.Sprintf("%sdevloop: the build failed; build %d serves until the next save", messages, l.current.n))
 		} else {
 			l.log.Info("the build failed; nothing serves until a save that compiles")
 		}
@@ -110,6 +120,7 @@ func (l *loop) reload(ctx context.Context, changes <-chan struct{}) (superseded 
 		if err != nil && ctx.Err() == nil {
 			l.log.Info("the new build exited before it served; the last good build serves until the next save",
 				"build", g.n, "error", err)
+			l.tell("stderr", fmt.Sprintf("devloop: build %d exited before it served (%v); see the container's log", g.n, err))
 		}
 		l.retire(g, nil)
 		return superseded
@@ -118,13 +129,22 @@ func (l *loop) reload(ctx context.Context, changes <-chan struct{}) (superseded 
 	l.serving(s)
 	old := l.current
 	l.current = g
-	attrs := []any{"build", g.n, "compiled", built.Round(time.Millisecond), "started", time.Since(start).Round(time.Millisecond)}
+	started := time.Since(start)
+	attrs := []any{"build", g.n, "compiled", built.Round(time.Millisecond), "started", started.Round(time.Millisecond)}
 	if old != nil {
 		attrs = append(attrs, "draining", old.n)
 		l.retire(old, l.unused)
 	}
 	l.log.Info("serving", attrs...)
+	l.tell("console", fmt.Sprintf("devloop: build %d serving (compiled in %s, started in %s)", g.n,
+		built.Round(time.Millisecond), started.Round(time.Millisecond)))
 	return false
+}
+
+func (l *loop) tell(category, text string) {
+	if l.say != nil {
+		l.say(category, text)
+	}
 }
 
 // build runs the builder, cancelling it when a change comes in.

@@ -4,6 +4,8 @@
 // old server goes on serving, starts the new build on a port of its own,
 // switches the front (the published port, :1323) over to it once it
 // answers, and lets the old one drain. A client never finds the port closed.
+// In the debug service every build runs under a delve of its own, and the
+// debug port (:2345) keeps the editor's one session across them.
 //
 //	save → air → devloop notify ─┐
 //	                             ▼
@@ -11,9 +13,10 @@
 //	                ▲  a newer save cancels the build under way
 //
 // Read it top-down: run (this file) wires the parts; loop.go is the reload
-// itself; front.go the published port; server.go how a build's server starts
-// and stops, with or without delve; watch.go starts air and takes its
-// notifications.
+// itself; front.go the published port; relay.go the debug port; server.go
+// how a build's server starts and stops, with or without delve; watch.go
+// starts air and takes its notifications; probe.go notices a mount that
+// sends no file events.
 package main
 
 import (
@@ -120,14 +123,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer front.close()
 
 	launch := launcher{stdout: stdout, stderr: stderr, drain: cfg.Drain}
-	var debugFront *tcpFront
+	var debugFront *relay
 	if cfg.DebugListen != "" {
 		launch.debug = true
 		debugListener, err := net.Listen("tcp", cfg.DebugListen)
 		if err != nil {
 			return err
 		}
-		debugFront = newTCPFront(debugListener)
+		debugFront = newRelay(debugListener, logger)
 		defer debugFront.close()
 	}
 
@@ -142,13 +145,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		launch:  launch.start,
 		dir:     filepath.Join(cfg.Dir, "builds"),
 		log:     logger,
+		// The debugger first: the breakpoints are set in the new build
+		// before it gets a request.
 		serving: func(s server) {
-			front.switchTo(s.Addr())
 			if debugFront != nil {
 				debugFront.switchTo(s.DebugAddr())
 			}
+			front.switchTo(s.Addr())
 		},
 		unused: func(s server) { front.waitUnused(s.Addr(), time.Second) },
+	}
+	if debugFront != nil {
+		loop.say = debugFront.say
 	}
 
 	// air, the watcher, stops first on the way out: no save starts a build

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -32,13 +33,27 @@ func (b goBuild) build(ctx context.Context, out string) error {
 		ldflags = ""
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-gcflags="+b.gcflags, "-ldflags="+ldflags, "-o", out, b.pkg)
-	cmd.Stdout, cmd.Stderr = b.output, b.output
+	var messages bytes.Buffer
+	cmd.Stdout = io.MultiWriter(b.output, &messages)
+	cmd.Stderr = cmd.Stdout
 	// A newer save stops the build at once: the go command and the
 	// compilers it started, all in one process group.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	return cmd.Run()
+	if err := cmd.Run(); err != nil {
+		return &buildError{err: err, messages: messages.String()}
+	}
+	return nil
 }
+
+// buildError is a failed build with the compiler's messages, which the
+// debug service also shows in the editor.
+type buildError struct {
+	err      error
+	messages string
+}
+
+func (e *buildError) Error() string { return e.err.Error() }
 
 // launcher starts a build's server on a free port of loopback, under delve
 // when debug is set. Its output goes to the container's log.

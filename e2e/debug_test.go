@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +23,6 @@ type launchConfig struct {
 	Mode           string `json:"mode"`
 	Host           string `json:"host"`
 	Port           int    `json:"port"`
-	PostDebugTask  string `json:"postDebugTask"`
 	SubstitutePath []struct {
 		From string `json:"from"`
 		To   string `json:"to"`
@@ -48,25 +49,6 @@ func vscodeAttach(t *testing.T, repo string) launchConfig {
 		c.SubstitutePath[i].From = strings.ReplaceAll(c.SubstitutePath[i].From, "${workspaceFolder}", repo)
 	}
 	return c
-}
-
-// postDebugTask is the shell command of the task launch.json runs when a
-// session ends, from the committed .vscode/tasks.json.
-func postDebugTask(t *testing.T, cfg launchConfig) string {
-	t.Helper()
-	var tasks struct {
-		Tasks []struct{ Label, Type, Command string }
-	}
-	if err := json.Unmarshal([]byte(harness.ReadFile(t, filepath.Join(harness.RepoRoot(), ".vscode", "tasks.json"))), &tasks); err != nil {
-		t.Fatalf(".vscode/tasks.json: %v", err)
-	}
-	for _, task := range tasks.Tasks {
-		if task.Label == cfg.PostDebugTask && task.Type == "shell" {
-			return task.Command
-		}
-	}
-	t.Fatalf("no shell task %q in .vscode/tasks.json", cfg.PostDebugTask)
-	return ""
 }
 
 // debugSession attaches to delve as VS Code does with cfg, at addr (the
@@ -131,23 +113,6 @@ func hitBreakpoint(t *testing.T, d *harness.DAP, url, file string, line int) str
 	}
 }
 
-// waitDelveRunning waits until delve has attached to the server and let it
-// run on (--continue). A client that attaches in the moment before that can
-// hang on its first request (delve v1.27.2; docs/debugging.md says what a
-// user sees), so the test attaches after it, as a person would.
-func waitDelveRunning(t *testing.T, p *devProject) {
-	t.Helper()
-	harness.Eventually(t, time.Minute, "delve attached and the server running", func() (bool, string) {
-		out, err := p.TryExec("debug", "sh", "-c",
-			`for s in /proc/[0-9]*/status; do grep -q '^Name:.app$' "$s" && ! grep -q '^State:.Z' "$s" && grep -E '^(State|TracerPid):' "$s"; done; true`)
-		if err != nil {
-			return false, out
-		}
-		return strings.Contains(out, "TracerPid:") && !strings.Contains(out, "TracerPid:\t0") &&
-			!strings.Contains(out, "tracing stop") && !strings.Contains(out, "(stopped)"), out
-	})
-}
-
 // lineOf is the 1-based line of file holding text.
 func lineOf(t *testing.T, file, text string) int {
 	t.Helper()
@@ -160,17 +125,40 @@ func lineOf(t *testing.T, file, text string) int {
 	return 0
 }
 
+// moveHandlerDown saves an edit to file that gives the hello handler the
+// body text and puts a comment line above it, so that the handler's lines
+// move down one, and returns the line of its return statement now.
+func moveHandlerDown(t *testing.T, file, old, text string) int {
+	t.Helper()
+	harness.ReplaceIn(t, file, strconv.Quote(old), strconv.Quote(text))
+	harness.ReplaceIn(t, file, "func handleHello()", "// moved down a line\nfunc handleHello()")
+	return lineOf(t, file, strconv.Quote(text))
+}
+
+// breakpointsMovedBySave sends what VS Code sends after a save whose edit
+// moved the breakpoints of file: the lines where the editor now shows them.
+func breakpointsMovedBySave(d *harness.DAP, file string, line int) {
+	d.Request("setBreakpoints", map[string]any{"source": map[string]any{"path": file},
+		"breakpoints": []map[string]any{{"line": line}}, "sourceModified": true})
+}
+
 // TestDebugLoop: `docker compose --profile debug up` runs the dev loop under
-// delve; a DAP client configured by the committed launch.json stops a
-// request at a breakpoint set by the host's path, before and after a reload.
+// delve, and ONE DAP session, configured by the committed launch.json as VS
+// Code does, stays attached for the whole test: through saves that move
+// the breakpoint, a save while halted, a compile error, a burst of saves;
+// its breakpoints stop requests in each new build, and it never hears
+// terminated or exited.
 func TestDebugLoop(t *testing.T) {
 	t.Parallel()
 	p := newDevProject(t, "debug")
 	cfg := vscodeAttach(t, p.Dir)
-	var url, dlvAddr string
+	var url string
+	var d *harness.DAP
 	line := lineOf(t, p.handler, `"Hello, World!"`)
+	text := "Hello, World!"
 	appDir := filepath.Join(p.Dir, "app")
 	before := harness.TreeState(t, appDir)
+	session := func(step *testing.T) *harness.DAP { d.ReportTo(step); return d }
 
 	harness.RunSteps(t, []harness.Step{
 		{Name: "up serves under delve", Run: func(t *testing.T) {
@@ -178,84 +166,94 @@ func TestDebugLoop(t *testing.T) {
 			p.Compose("up", "-d")
 			url = p.URL("debug") + "/"
 			harness.WaitBody(t, 2*time.Minute, url, "Hello, World!")
-			dlvAddr = p.Addr("debug", 2345)
-			waitDelveRunning(t, p)
 		}},
 
-		{Name: "a breakpoint stops a request", Run: func(t *testing.T) {
-			d := debugSession(t, dlvAddr, cfg, p.handler, line)
-			if body := hitBreakpoint(t, d, url, p.handler, line); body != "Hello, World!" {
+		{Name: "one attach: a breakpoint stops a request", Run: func(t *testing.T) {
+			d = debugSession(t, p.Addr("debug", 2345), cfg, p.handler, line)
+			if body := hitBreakpoint(t, d, url, p.handler, line); body != text {
 				t.Errorf("body after continue %q", body)
 			}
 		}},
 
-		{Name: "after a save the breakpoint stops the new code", Run: func(t *testing.T) {
-			harness.ReplaceIn(t, p.handler, `"Hello, World!"`, `"Hello, debugged!"`)
-			// The old delve goes with the old server; the first answer of the
-			// new code comes before a client attaches to the new delve.
-			harness.WaitBody(t, 2*time.Minute, url, "Hello, debugged!")
-			waitDelveRunning(t, p)
-			d := debugSession(t, dlvAddr, cfg, p.handler, line)
-			if body := hitBreakpoint(t, d, url, p.handler, line); body != "Hello, debugged!" {
+		{Name: "five saves that move the handler: each stops in the new build at the moved line", Run: func(t *testing.T) {
+			d := session(t)
+			for i := 1; i <= 5; i++ {
+				next := fmt.Sprintf("Hello, save %d!", i)
+				line = moveHandlerDown(t, p.handler, text, next)
+				text = next
+				breakpointsMovedBySave(d, p.handler, line)
+				t.Logf("save %d: %s", i, strings.TrimSpace(d.WaitOutput("serving")))
+				if body := hitBreakpoint(t, d, url, p.handler, line); body != text {
+					t.Errorf("save %d: body after continue %q, want %q", i, body, text)
+				}
+			}
+		}},
+
+		{Name: "a save while halted: the editor sees the program running, the new build stops", Run: func(t *testing.T) {
+			d := session(t)
+			go harness.Get(url) //nolint:errcheck // cut off when its build is replaced
+			d.WaitEvent("stopped")
+			harness.ReplaceIn(t, p.handler, strconv.Quote(text), `"Hello, after a halt!"`)
+			text = "Hello, after a halt!"
+			d.WaitOutput("serving")
+			d.WaitEvent("continued")
+			if body := hitBreakpoint(t, d, url, p.handler, line); body != text {
 				t.Errorf("body after continue %q", body)
 			}
-			// Disconnect as VS Code does, leaving the breakpoint set in delve
-			// (golang/vscode-go#2368); launch.json's postDebugTask clears it.
-			d.Request("disconnect", map[string]any{"terminateDebuggee": false})
-			p.Command("sh", "-c", postDebugTask(t, cfg))
-			for range 5 {
-				harness.WaitBody(t, 10*time.Second, url, "Hello, debugged!")
+		}},
+
+		{Name: "a compile error: the last good build runs on under the debugger, the message is in the editor", Run: func(t *testing.T) {
+			d := session(t)
+			harness.ReplaceIn(t, p.handler, strconv.Quote(text), strconv.Quote(text)+" + notDefinedAnywhere")
+			t.Logf("debug console: %s", strings.TrimSpace(d.WaitOutput("undefined: notDefinedAnywhere")))
+			if body := hitBreakpoint(t, d, url, p.handler, line); body != text {
+				t.Errorf("body after continue %q, want the last good build's", body)
+			}
+			harness.ReplaceIn(t, p.handler, strconv.Quote(text)+" + notDefinedAnywhere", `"Hello, fixed!"`)
+			text = "Hello, fixed!"
+			d.WaitOutput("serving")
+			if body := hitBreakpoint(t, d, url, p.handler, line); body != text {
+				t.Errorf("body after continue %q", body)
 			}
 		}},
 
-		{Name: "compile error keeps the last good build serving under delve", Run: func(t *testing.T) {
-			harness.ReplaceIn(t, p.handler, `"Hello, debugged!"`, `"Hello, debugged!" + notDefinedAnywhere`)
-			harness.Eventually(t, time.Minute, "the compiler's message in the logs", func() (bool, string) {
-				return strings.Contains(p.Logs(), "undefined: notDefinedAnywhere"), "not yet"
-			})
-			harness.WaitBody(t, time.Minute, url, "Hello, debugged!")
-			harness.ReplaceIn(t, p.handler, `"Hello, debugged!" + notDefinedAnywhere`, `"Hello, fixed!"`)
-			harness.WaitBody(t, time.Minute, url, "Hello, fixed!")
-		}},
-
-		{Name: "saves under load refuse no request", Run: func(t *testing.T) {
-			p.savesUnderLoad(t, "debug", "Hello, fixed!", 2, func(old, new string) { harness.ReplaceIn(t, p.handler, old, new) })
-		}},
-
-		{Name: "burst of saves ends with one server and one delve of the last version", Run: func(t *testing.T) {
-			text := saveBurst("Hello, under load!", "debug burst", func(old, new string) { harness.ReplaceIn(t, p.handler, old, new) })
-			harness.WaitBody(t, time.Minute, url, text)
+		{Name: "a burst of ten saves ends with one server and one delve, the breakpoint bound in the last", Run: func(t *testing.T) {
+			d := session(t)
+			text = saveBurst(text, "debug burst", 10, func(old, new string) { harness.ReplaceIn(t, p.handler, old, new) })
 			harness.Eventually(t, time.Minute, "one server, one delve, no build", func() (bool, string) {
 				n, listing := p.processes("debug")
 				return n["server"] == 1 && n["dlv"] == 1 && n["go build"] == 0, listing
 			})
-			waitDelveRunning(t, p)
-			d := debugSession(t, dlvAddr, cfg, p.handler, line)
 			if body := hitBreakpoint(t, d, url, p.handler, line); body != text {
 				t.Errorf("body after continue %q, want %q", body, text)
 			}
-			d.Request("disconnect", map[string]any{"terminateDebuggee": false})
-			p.Command("sh", "-c", postDebugTask(t, cfg))
 			if logs := p.Logs(); strings.Contains(logs, "address already in use") {
 				t.Errorf("a server or a delve started before the old one let go of its port:\n%s", logs)
 			}
 		}},
 
-		{Name: "a save while the server is halted at a breakpoint serves the new code", Run: func(t *testing.T) {
-			d := debugSession(t, dlvAddr, cfg, p.handler, line)
-			go harness.Get(url) //nolint:errcheck // it stays halted until the save ends its server
-			d.WaitEvent("stopped")
-			harness.ReplaceIn(t, p.handler, `"Hello, debug burst 20!"`, `"Hello, after a halt!"`)
-			// The new build serves at once; the halted server cannot drain:
-			// devloop sees it stay halted and ends its delve, which kills it.
-			harness.WaitBody(t, time.Minute, url, "Hello, after a halt!")
-			waitDelveRunning(t, p)
-			d = debugSession(t, dlvAddr, cfg, p.handler, line)
-			if body := hitBreakpoint(t, d, url, p.handler, line); body != "Hello, after a halt!" {
-				t.Errorf("body after continue %q", body)
+		{Name: "the session never heard terminated or exited", Run: func(t *testing.T) {
+			if n, m := d.Count("terminated"), d.Count("exited"); n+m > 0 {
+				t.Errorf("the editor received %d terminated and %d exited events", n, m)
 			}
-			d.Request("disconnect", map[string]any{"terminateDebuggee": false})
-			p.Command("sh", "-c", postDebugTask(t, cfg))
+		}},
+
+		{Name: "disconnect (the stop button) leaves the app serving with no breakpoint", Run: func(t *testing.T) {
+			d := session(t)
+			d.Request("disconnect", map[string]any{"restart": false, "terminateDebuggee": true})
+			for range 3 {
+				harness.WaitBody(t, 10*time.Second, url, text)
+			}
+		}},
+
+		{Name: "dlv connect, delve's own API, reaches the newest delve", Run: func(t *testing.T) {
+			// dlv-clear speaks it (as GoLand does) through the same port.
+			p.Exec("debug", "dlv-clear")
+			harness.WaitBody(t, 10*time.Second, url, text)
+		}},
+
+		{Name: "saves under load refuse no request", Run: func(t *testing.T) {
+			p.savesUnderLoad(t, "debug", text, 2, func(old, new string) { harness.ReplaceIn(t, p.handler, old, new) })
 		}},
 
 		{Name: "the container wrote nothing into app", Run: func(t *testing.T) {

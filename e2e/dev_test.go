@@ -91,11 +91,11 @@ func (p *devProject) savesUnderLoad(t *testing.T, service, text string, n int, s
 // serverCommand is a server devloop started: one binary per build.
 var serverCommand = regexp.MustCompile(`^/tmp/devloop/builds/\d+/app$`)
 
-// saveBurst saves twenty greetings ("Hello, <prefix> 1!" to 20) 100 ms
-// apart, each in place of the one before, the first in place of text; it
-// returns the last.
-func saveBurst(text, prefix string, save func(old, new string)) string {
-	for i := 1; i <= 20; i++ {
+// saveBurst saves n greetings ("Hello, <prefix> 1!" to n) 100 ms apart,
+// each in place of the one before, the first in place of text; it returns
+// the last.
+func saveBurst(text, prefix string, n int, save func(old, new string)) string {
+	for i := 1; i <= n; i++ {
 		next := fmt.Sprintf("Hello, %s %d!", prefix, i)
 		save(strconv.Quote(text), strconv.Quote(next))
 		text = next
@@ -219,7 +219,7 @@ func TestDevLoop(t *testing.T) {
 		}},
 
 		{Name: "burst of saves ends with one server of the last version", Run: func(t *testing.T) {
-			text := saveBurst("Hello, under load!", "burst", func(old, new string) { edit(t, "handlers.go", old, new) })
+			text := saveBurst("Hello, under load!", "burst", 20, func(old, new string) { edit(t, "handlers.go", old, new) })
 			t.Logf("last save to its response: %s", p.waitServes(text))
 			harness.Eventually(t, time.Minute, "exactly one server and no build", func() (bool, string) {
 				n, listing := p.processes("dev")

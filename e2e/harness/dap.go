@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/google/go-dap"
@@ -16,7 +17,8 @@ type DAP struct {
 	conn   net.Conn
 	reader *bufio.Reader
 	seq    int
-	events []dap.Message // events not yet asked for, in order
+	events []dap.Message  // events not yet asked for, in order
+	counts map[string]int // every event read, by name
 }
 
 // DialDAP connects to the DAP server at addr and initializes the session
@@ -31,7 +33,7 @@ func DialDAP(t TB, addr string) *DAP {
 		if err != nil {
 			return false, err.Error()
 		}
-		d = &DAP{t: t, conn: conn, reader: bufio.NewReader(conn)}
+		d = &DAP{t: t, conn: conn, reader: bufio.NewReader(conn), counts: map[string]int{}}
 		if err := d.initialize(); err != nil {
 			conn.Close()
 			return false, err.Error()
@@ -118,8 +120,30 @@ func (d *DAP) read(waitingFor string) dap.Message {
 	if err != nil {
 		d.t.Fatalf("DAP, waiting for %s: %v", waitingFor, err)
 	}
+	if e, ok := msg.(dap.EventMessage); ok {
+		d.counts[e.GetEvent().Event]++
+	}
 	return msg
 }
+
+// Count is how many events named event the session has received so far.
+func (d *DAP) Count(event string) int { return d.counts[event] }
+
+// WaitOutput waits for an output event (a line in the debug console) that
+// contains text, and returns its output.
+func (d *DAP) WaitOutput(text string) string {
+	d.t.Helper()
+	for {
+		e := d.WaitEvent("output").(*dap.OutputEvent)
+		if strings.Contains(e.Body.Output, text) {
+			return e.Body.Output
+		}
+	}
+}
+
+// ReportTo makes t the test the session fails when something goes wrong,
+// for a session that lives across the steps of a walk-through.
+func (d *DAP) ReportTo(t TB) { d.t = t }
 
 func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
