@@ -15,8 +15,8 @@
 // Read it top-down: run (this file) wires the parts; loop.go is the reload
 // itself; front.go the published port; relay.go the debug port; server.go
 // how a build's server starts and stops, with or without delve; watch.go
-// starts air and takes its notifications; probe.go notices a mount that
-// sends no file events.
+// starts air and takes its notifications; poll.go notices a mount that
+// sends no file events, and polls it.
 package main
 
 import (
@@ -50,7 +50,7 @@ type config struct {
 	Watched     string        // the directory air watches (.air.toml's include_dir)
 	Drain       time.Duration // how long an old server may take to drain before it is killed
 	// AIR_POLL: "true" polls from the start, "false" never; unset, devloop
-	// finds out whether the mount sends file events (probe.go).
+	// finds out whether the mount sends file events (poll.go).
 	Poll string
 }
 
@@ -161,13 +161,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// air, the watcher, stops first on the way out: no save starts a build
 	// while the servers drain.
-	air := newAirWatcher(args[1:], stdout, stderr)
-	if err := air.start(cfg.Poll == "true"); err != nil {
+	airExited, stopAir, err := startAir(args[1:], stdout, stderr)
+	if err != nil {
 		return err
 	}
-	defer air.shutdown()
-	if cfg.Poll == "" {
-		go pollIfNoEvents(ctx, cfg.Watched, air, logger)
+	if cfg.Poll != "false" {
+		go watchForNoEvents(ctx, cfg.Watched, cfg.Poll == "true", changes, logger, fsnotifyEvents)
 	}
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	loopDone := make(chan struct{})
@@ -176,29 +175,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var airErr error
 	select {
 	case <-ctx.Done():
-	case err := <-air.exited:
+		stopAir()
+	case err := <-airExited:
 		airErr = fmt.Errorf("air exited: %v", err)
 	}
-	air.shutdown()
 	stopLoop()
 	<-loopDone // every server has drained
 	return airErr
-}
-
-// pollIfNoEvents restarts air polling once a save to watched came with no
-// file event, and says so, once.
-func pollIfNoEvents(ctx context.Context, watched string, air *airWatcher, logger *slog.Logger) {
-	arrive, changed, err := eventsArrive(ctx, watched, probeInterval)
-	switch {
-	case err != nil:
-		logger.Info("could not find out whether this mount sends file events; set AIR_POLL=true in .env if saves do not reload", "error", err)
-	case changed != "" && !arrive:
-		logger.Info("this mount sends no file events (a save to "+changed+" came with none): "+
-			"polling for changes every 500 ms from now on; AIR_POLL=true in .env says so from the start, AIR_POLL=false turns it off",
-			"changed", changed)
-		air.stop()
-		if err := air.start(true); err != nil {
-			logger.Info("could not restart air polling", "error", err)
-		}
-	}
 }

@@ -3,14 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -21,86 +19,38 @@ import (
 // server before building and start overlapping builds on a burst of saves
 // (air-verse/air#938).
 
-// airWatcher runs air, and starts it again polling when asked.
-type airWatcher struct {
-	args           []string // the container's arguments, for air
-	stdout, stderr io.Writer
-	exited         chan error // air exited without being stopped
-
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	stopped chan struct{} // closed when the current air has exited
-	closed  bool          // shut down: no more starts
-}
-
-func newAirWatcher(args []string, stdout, stderr io.Writer) *airWatcher {
-	return &airWatcher{args: args, stdout: stdout, stderr: stderr, exited: make(chan error, 1)}
-}
-
-// start starts air, polling the files every 500 ms (air's minimum) instead
-// of waiting for events when poll is set. air's first run notifies devloop,
-// so a start is also a reload.
-func (w *airWatcher) start(poll bool) error {
-	args := append([]string{"-c", ".air.toml"}, w.args...)
-	if poll {
-		args = append(args, "-build.poll=true")
-	}
-	cmd := exec.Command("air", args...)
-	cmd.Stdout, cmd.Stderr = w.stdout, w.stderr
+// startAir starts air with the container's arguments. exited delivers its
+// exit status; stop ends it (SIGTERM, then SIGKILL after 5 s) and waits.
+func startAir(args []string, stdout, stderr io.Writer) (exited <-chan error, stop func(), err error) {
+	cmd := exec.Command("air", append([]string{"-c", ".air.toml"}, args...)...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return errors.New("shutting down")
-	}
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, nil, err
 	}
-	stopped := make(chan struct{})
-	w.cmd, w.stopped = cmd, stopped
+	done := make(chan error, 1)
+	gone := make(chan struct{})
 	go func() {
-		err := cmd.Wait()
-		w.mu.Lock()
-		current := w.cmd == cmd
-		w.mu.Unlock()
-		close(stopped)
-		if current {
-			w.exited <- err
-		}
+		done <- cmd.Wait()
+		close(gone)
 	}()
-	return nil
-}
-
-// shutdown stops air for good.
-func (w *airWatcher) shutdown() {
-	w.mu.Lock()
-	w.closed = true
-	w.mu.Unlock()
-	w.stop()
-}
-
-// stop ends air (SIGTERM, then SIGKILL after 5 s) and waits for it.
-func (w *airWatcher) stop() {
-	w.mu.Lock()
-	cmd, stopped := w.cmd, w.stopped
-	w.cmd = nil // its exit is no news
-	w.mu.Unlock()
-	if cmd == nil {
-		return
+	stop = func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-gone:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-gone
+		}
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-stopped:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-stopped
-	}
+	return done, stop, nil
 }
 
 // listenForChanges takes notifications on a unix socket at path: each
 // connection is a save. Saves that come while the loop is busy fold into
-// one: the loop builds what is on disk when it gets to it.
-func listenForChanges(path string) (<-chan struct{}, func(), error) {
+// one: the loop builds what is on disk when it gets to it. The poller
+// (poll.go) sends on the same channel.
+func listenForChanges(path string) (chan struct{}, func(), error) {
 	_ = os.Remove(path) // a socket left by an earlier run in the same container
 	l, err := net.Listen("unix", path)
 	if err != nil {

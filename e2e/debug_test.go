@@ -51,19 +51,16 @@ func vscodeAttach(t *testing.T, repo string) launchConfig {
 	return c
 }
 
-// debugSession attaches to delve as VS Code does with cfg, at addr (the
-// port Docker published, standing in for cfg.Port), and sets a breakpoint at
-// file:line given by its path on the host.
-func debugSession(t *testing.T, addr string, cfg launchConfig, file string, line int) *harness.DAP {
+// attachSession attaches the session d as VS Code does with cfg, and sets a
+// breakpoint at file:line given by its path on the host.
+func attachSession(t *testing.T, d *harness.DAP, cfg launchConfig, file string, line int) {
 	t.Helper()
-	d := harness.DialDAP(t, addr)
 	d.Request("attach", map[string]any{"request": "attach", "mode": cfg.Mode, "substitutePath": cfg.SubstitutePath})
 	resp := d.Request("setBreakpoints", map[string]any{"source": map[string]any{"path": file}, "breakpoints": []map[string]any{{"line": line}}})
 	if bps := resp.(*dap.SetBreakpointsResponse).Body.Breakpoints; len(bps) != 1 || !bps[0].Verified {
 		t.Fatalf("breakpoint at %s:%d not verified: %+v", file, line, bps)
 	}
 	d.Request("configurationDone", nil)
-	return d
 }
 
 // hitBreakpoint sends GET / and checks that it stops at file:line, that the
@@ -159,6 +156,7 @@ func TestDebugLoop(t *testing.T) {
 	appDir := filepath.Join(p.Dir, "app")
 	before := harness.TreeState(t, appDir)
 	session := func(step *testing.T) *harness.DAP { d.ReportTo(step); return d }
+	top := t // the session outlives the step that opens it
 
 	harness.RunSteps(t, []harness.Step{
 		{Name: "up serves under delve", Run: func(t *testing.T) {
@@ -169,7 +167,10 @@ func TestDebugLoop(t *testing.T) {
 		}},
 
 		{Name: "one attach: a breakpoint stops a request", Run: func(t *testing.T) {
-			d = debugSession(t, p.Addr("debug", 2345), cfg, p.handler, line)
+			// At the port Docker published, standing in for cfg.Port.
+			d = harness.DialDAP(top, p.Addr("debug", 2345))
+			d.ReportTo(t)
+			attachSession(t, d, cfg, p.handler, line)
 			if body := hitBreakpoint(t, d, url, p.handler, line); body != text {
 				t.Errorf("body after continue %q", body)
 			}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A file system's modification times can be coarse: a save in the same
+// tick as the last look would not show. Each edit here changes the size.
+func TestPollerSeesGoSourcesAtOnceAndTheRestInTurn(t *testing.T) {
+	root := t.TempDir()
+	handlers := filepath.Join(root, "handlers.go")
+	writeFile(t, handlers, "package main\n")
+	var pages []string
+	for i := range 40 {
+		page := filepath.Join(root, "pages", "page"+string(rune('a'+i%26))+string(rune('a'+i/26))+".html")
+		writeFile(t, page, "<p>\n")
+		pages = append(pages, page)
+	}
+	writeFile(t, filepath.Join(root, "handlers_test.go"), "package main\n")
+	writeFile(t, filepath.Join(root, "testdata", "golden.txt"), "x\n")
+
+	const interval = time.Second // coldPass/interval = 5 looks for a whole pass
+	p := newPoller(root, interval)
+	if got := p.look(); got != "" {
+		t.Fatalf("nothing changed, look says %s", got)
+	}
+
+	writeFile(t, handlers, "package main // saved\n")
+	if got := p.look(); got != handlers {
+		t.Fatalf("a Go source changed; the next look says %q", got)
+	}
+
+	writeFile(t, pages[17], "<p>saved</p>\n")
+	looks := 0
+	for got := ""; got == ""; looks++ {
+		if looks > int(coldPass/interval) {
+			t.Fatalf("a page changed; %d looks did not see it", looks)
+		}
+		got = p.look()
+		if got != "" && got != pages[17] {
+			t.Fatalf("look says %s changed", got)
+		}
+	}
+	// Once changed, it is looked at every time.
+	writeFile(t, pages[17], "<p>saved again</p>\n")
+	if got := p.look(); got != pages[17] {
+		t.Fatalf("a page that changed before changed again; the next look says %q", got)
+	}
+
+	// Tests and test data are no input of the server.
+	writeFile(t, filepath.Join(root, "handlers_test.go"), "package main // a test\n")
+	writeFile(t, filepath.Join(root, "testdata", "golden.txt"), "changed\n")
+	for range int(coldPass/interval) + 1 {
+		if got := p.look(); got != "" {
+			t.Fatalf("look says %s changed; tests and testdata are not watched", got)
+		}
+	}
+}
+
+func TestPollerSeesFilesCreatedAndRemoved(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "main.go"), "package main\n")
+	p := newPoller(root, listEvery)
+	created := filepath.Join(root, "greeting", "greeting.go")
+	writeFile(t, created, "package greeting\n")
+	if got := p.look(); got != created {
+		t.Fatalf("a new package; the next look says %q", got)
+	}
+	if err := os.Remove(created); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.look(); got != created {
+		t.Fatalf("a file removed; the next look says %q", got)
+	}
+}
+
+// noEvents stands in for a mount that sends no file events.
+func noEvents(string) (*atomic.Bool, func(), error) { return new(atomic.Bool), func() {}, nil }
+
+// watching runs watchForNoEvents on root and returns its changes and log.
+func watching(t *testing.T, root string, poll bool, events func(string) (*atomic.Bool, func(), error)) (chan struct{}, *bytes.Buffer, context.CancelFunc) {
+	changes := make(chan struct{}, 1)
+	var log bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		watchForNoEvents(ctx, root, poll, changes, slog.New(slog.NewTextHandler(&log, nil)), events)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return changes, &log, cancel
+}
+
+func TestAMountWithNoEventsIsSaidOnceAndPolled(t *testing.T) {
+	root := t.TempDir()
+	handlers := filepath.Join(root, "handlers.go")
+	writeFile(t, handlers, "package main\n")
+	changes, log, _ := watching(t, root, false, noEvents)
+	time.Sleep(50 * time.Millisecond)
+	writeFile(t, handlers, "package main // first save\n")
+	select {
+	case <-changes:
+	case <-time.After(probeInterval + 2*time.Second):
+		t.Fatal("a save with no event was not noticed")
+	}
+	for i := range 3 {
+		writeFile(t, handlers, "package main // save "+strings.Repeat("!", i+1)+"\n")
+		select {
+		case <-changes:
+		case <-time.After(2 * time.Second):
+			t.Fatalf("save %d after the first was not polled", i+1)
+		}
+	}
+	if n := strings.Count(log.String(), "this mount sends no file events"); n != 1 {
+		t.Errorf("the line about the mount was logged %d times, want once:\n%s", n, log)
+	}
+}
+
+func TestAMountWithEventsIsLeftToAir(t *testing.T) {
+	root := t.TempDir()
+	handlers := filepath.Join(root, "handlers.go")
+	writeFile(t, handlers, "package main\n")
+	changes, log, _ := watching(t, root, false, fsnotifyEvents)
+	time.Sleep(50 * time.Millisecond)
+	writeFile(t, handlers, "package main // saved\n")
+	select {
+	case <-changes:
+		t.Fatal("a save on a mount with events made devloop reload on its own; air does that")
+	case <-time.After(probeInterval + time.Second):
+	}
+	if log.Len() != 0 {
+		t.Errorf("devloop logged on a mount with events: %s", log)
+	}
+}
+
+func TestAirPollTruePollsFromTheStart(t *testing.T) {
+	root := t.TempDir()
+	handlers := filepath.Join(root, "handlers.go")
+	writeFile(t, handlers, "package main\n")
+	changes, log, _ := watching(t, root, true, nil)
+	time.Sleep(50 * time.Millisecond)
+	writeFile(t, handlers, "package main // saved\n")
+	select {
+	case <-changes:
+	case <-time.After(2 * time.Second):
+		t.Fatal("AIR_POLL=true: a save was not polled")
+	}
+	if strings.Contains(log.String(), "sends no file events") {
+		t.Errorf("with AIR_POLL=true devloop still said what the mount does: %s", log)
+	}
+}
