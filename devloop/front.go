@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -61,6 +62,25 @@ func (f *front) serve(l net.Listener) {
 }
 
 func (f *front) close() { _ = f.server.Close() }
+
+// shutdown stops taking requests, waits up to timeout for those under way,
+// and closes every connection to the servers that is not in use. A server's
+// drain would otherwise wait for a connection the front opened for a
+// request that another connection then took: to the server, a connection
+// that has yet to send its first request is busy.
+func (f *front) shutdown(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_ = f.server.Shutdown(ctx)
+	if b := f.current.Load(); b != nil {
+		b.transport.CloseIdleConnections()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, b := range f.replaced {
+		b.transport.CloseIdleConnections()
+	}
+}
 
 // switchTo sends every request from now on to the server at addr. The
 // server before it is about to drain: waitUnused says when it may.

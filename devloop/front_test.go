@@ -160,3 +160,37 @@ func TestFrontKeepsTheClientsHostHeader(t *testing.T) {
 		t.Fatalf("the app saw Host %q", body)
 	}
 }
+
+// TestFrontShutdownLeavesTheServerNothingToWaitFor: after the front's
+// shutdown, a server's own Shutdown finds no connection of the front's
+// still open, also one the front dialed and never used.
+func TestFrontShutdownLeavesTheServerNothingToWaitFor(t *testing.T) {
+	f, url := startFront(t)
+	var conns atomic.Int64
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(5 * time.Millisecond)
+		io.WriteString(w, "ok")
+	}))
+	s.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		switch state {
+		case http.StateNew:
+			conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			conns.Add(-1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	f.switchTo(strings.TrimPrefix(s.URL, "http://"))
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range 20 {
+				_, _ = get(t, &http.Client{Transport: &http.Transport{}}, url)
+			}
+		})
+	}
+	wg.Wait()
+	f.shutdown(time.Second)
+	eventually(t, "every connection of the front's closed", func() bool { return conns.Load() == 0 })
+}

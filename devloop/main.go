@@ -179,6 +179,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case err := <-airExited:
 		airErr = fmt.Errorf("air exited: %v", err)
 	}
+	front.shutdown(cfg.Drain)
 	stopLoop()
 	<-loopDone // every server has drained
 	return airErr
