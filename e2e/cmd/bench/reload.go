@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-dap"
+
 	"e2e/harness"
 	"e2e/load"
 )
@@ -66,6 +68,8 @@ func (b *bench) reload() {
 	debug := harness.NewProject(b, debugRepo, "debug")
 	debug.Compose("up", "-d", "--build")
 	underDelve := b.reloadSeries(debugRepo, debug.URL("debug")+"/")
+	b.Logf("reload (f): the same with one editor session attached throughout, %d edits", b.edits)
+	underSession := b.sessionSeries(debugRepo, debug)
 	debug.Compose("down")
 
 	b.Logf("reload (c): incremental go build ./app on the host, %d edits", b.edits)
@@ -90,10 +94,14 @@ func (b *bench) reload() {
 	b.add(title, "(c) floor: incremental `go build ./app` on the host", stats(floor), "default flags: optimised, DWARF kept")
 	b.add(title, "(d) the same build inside the dev container", stats(inContainer), "devloop's flags, the cache volumes, edit by edit in turn with (a); busybox time, 10 ms steps")
 	b.add(title, "(e) the debug service (`make debug`)", stats(underDelve), "DWARF kept, under a fresh delve each time")
+	b.add(title, "(f) the same, one editor session attached: save → stopped at the breakpoint in the new build", stats(underSession),
+		"a DAP client as VS Code; devloop's relay replays the session into each new delve")
 	ac, ab := ratio(median(ours), median(floor)), ratio(median(ours), median(defaults))
 	b.add(title, "a/c (median)", fmt.Sprintf("%.2f", ac), "goal ≤ 1.3")
 	b.add(title, "a/b (median)", fmt.Sprintf("%.2f", ab), "lower is better")
 	b.add(title, "e/c (median)", fmt.Sprintf("%.2f", ratio(median(underDelve), median(floor))), "goal ≤ 1.5")
+	b.add(title, "f/c (median)", fmt.Sprintf("%.2f", ratio(median(underSession), median(floor))), "goal ≤ 1.5")
+	b.add(title, "f − e (median): what carrying the session adds", round(median(underSession)-median(underDelve)).String(), "goal ≤ 100ms")
 	b.add(title, "a − d (median): what a reload adds to its build", round(median(ours)-median(inContainer)).String(),
 		"detection, debounce, notify, start, switch, first response; goal ≤ 100ms")
 	if failed > 0 {
@@ -120,6 +128,46 @@ func (b *bench) measureReloads(repo, url string, n int) []time.Duration {
 		samples = append(samples, harness.WaitBody(b, time.Minute, url, b.edit(repo)))
 		time.Sleep(300 * time.Millisecond) // let the new server settle
 	}
+	return samples
+}
+
+// sessionSeries attaches one DAP session to the debug service of p, as VS
+// Code does, with a breakpoint in the hello handler, and returns, for each
+// of b.edits edits (after two to warm up), the time from the save to the
+// stopped event of a request in the new build.
+func (b *bench) sessionSeries(repo string, p *harness.Project) []time.Duration {
+	handlers := filepath.Join(repo, "app", "handlers.go")
+	url := p.URL("debug") + "/"
+	d := harness.DialDAP(b, p.Addr("debug", 2345))
+	d.Request("attach", map[string]any{"request": "attach", "mode": "remote",
+		"substitutePath": []map[string]string{{"from": repo, "to": "/src"}}})
+	line := 0
+	for i, text := range strings.Split(harness.ReadFile(b, handlers), "\n") {
+		if strings.Contains(text, strconv.Quote(b.greeting(repo))) {
+			line = i + 1
+		}
+	}
+	d.Request("setBreakpoints", map[string]any{"source": map[string]any{"path": handlers}, "breakpoints": []map[string]any{{"line": line}}})
+	d.Request("configurationDone", nil)
+	var samples []time.Duration
+	for i := range b.edits + 2 {
+		start := time.Now()
+		text := b.edit(repo)
+		d.WaitOutput("serving")
+		got := make(chan string, 1)
+		go func() { _, body, _ := harness.Get(url); got <- body }()
+		stopped := d.WaitEvent("stopped").(*dap.StoppedEvent)
+		took := time.Since(start)
+		d.Request("continue", map[string]any{"threadId": stopped.Body.ThreadId})
+		if body := <-got; body != text {
+			b.Fatalf("after continue the request got %q, want %q", body, text)
+		}
+		if i >= 2 {
+			samples = append(samples, took)
+		}
+		time.Sleep(300 * time.Millisecond) // let the new server settle
+	}
+	d.Request("disconnect", map[string]any{"terminateDebuggee": false})
 	return samples
 }
 
