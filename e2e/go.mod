@@ -7,4 +7,4 @@ require (
 	github.com/google/go-dap v0.12.0
 )
 
-require golang.org/x/sys v0.46.0 // indirect
+require golang.org/x/sys v0.50.0 // indirect
