@@ -39,6 +39,8 @@ BUILD_DATE ?= $(or $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y
 SOURCE     ?= $(shell git config --get remote.origin.url 2>/dev/null | sed -E 's#^([a-z+]+://)[^/@]*@#\1#')
 
 DOCKERFILE := docker/Dockerfile
+# A log that cannot fill the disk, as the prod profile in compose.yaml has it.
+LOG_OPTS   := --log-driver json-file --log-opt max-size=10m --log-opt max-file=3
 LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(BUILD_DATE)
 # GOPROXY, GOPRIVATE and GOFLAGS without a value: docker takes them from the
 # environment when set there, for builds behind a module mirror.
@@ -77,7 +79,7 @@ prod-scratch: ## Build the smallest image, FROM scratch, as IMAGE:scratch
 
 .PHONY: run-prod
 run-prod: ## Run IMAGE:latest on 127.0.0.1:HOST_PORT
-	docker run --rm -p 127.0.0.1:$(HOST_PORT):1323 $(IMAGE):latest
+	docker run --rm -p 127.0.0.1:$(HOST_PORT):1323 $(LOG_OPTS) $(IMAGE):latest
 
 # compose.yaml's prod service runs IMAGE:latest when IMAGE is set, as here:
 # the image make prod builds, not one of compose's own.
@@ -155,12 +157,30 @@ test-k8s: ## Run only the Kubernetes tests; fail when no test cluster is set up
 bench: ## Measure cold start, reload, image size, rebuild, start, stop under load, throughput, rollout (BENCH_QUICK=1, BENCH_ONLY=...)
 	cd e2e && go run ./cmd/bench
 
+# The vulnerability database govulncheck reads: empty for its default (Go's
+# public database, which needs the network); a mirror's URL, or file:///path
+# to a copy of it, for an air-gapped machine.
+VULNDB ?=
+
+.PHONY: vuln
+vuln: ## Fail on a known vulnerability reachable from the code of any module (govulncheck; needs its database: VULNDB)
+	@govulncheck=$$(go -C tools tool -n govulncheck) || exit 1; status=0; \
+	for module in . devloop e2e tools; do \
+		echo "govulncheck: $$module"; \
+		$$govulncheck -C $$module $(if $(VULNDB),-db $(VULNDB)) ./...; \
+		case $$? in \
+			0) ;; \
+			3) status=1 ;; \
+			*) echo "make vuln: govulncheck could not scan $$module (above). Most often the vulnerability database$(if $(VULNDB), $(VULNDB),) could not be read: it needs the network, or VULNDB set to a mirror or to file:///path of a copy."; exit 2 ;; \
+		esac; \
+	done; exit $$status
+
 .PHONY: fuzz
 fuzz: ## Fuzz the server's request handling for FUZZTIME (default 60s); the seeds run in test-unit
 	go test -run '^$$' -fuzz FuzzServer -fuzztime $(or $(FUZZTIME),60s) ./app
 
 .PHONY: lint
-lint: ## gofmt, vet, go mod tidy, staticcheck, Dockerfile rules, actionlint, and the Kubernetes manifests rendered
+lint: ## gofmt, vet, go mod tidy, staticcheck, Dockerfile rules, actionlint, shellcheck, and the Kubernetes manifests rendered
 	@out=$$(gofmt -l app devloop e2e tools); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go -C devloop vet ./...
@@ -175,6 +195,10 @@ lint: ## gofmt, vet, go mod tidy, staticcheck, Dockerfile rules, actionlint, and
 		(cd e2e && $$staticcheck ./...) && (cd tools && $$staticcheck ./...)
 	go -C tools run ./dockerfilelint ../$(DOCKERFILE) $(addprefix ../,$(wildcard e2e/cmd/bench/baselines/*/Dockerfile))
 	go -C tools tool actionlint $(abspath $(wildcard .github/workflows/*.yaml))
+	@# Every shell script, found by its #! line.
+	@scripts=$$(grep -rlE --exclude-dir=.git --exclude-dir=bin '^#!(/usr)?/bin/(env )?(ba|da)?sh' .); \
+	if command -v shellcheck >/dev/null; then shellcheck $$scripts && echo "shellcheck:" $$scripts; \
+	else echo "lint: shellcheck is not installed (Debian and Ubuntu: apt-get install shellcheck); shell scripts not checked"; fi
 	@command -v $(KUBECTL) >/dev/null || { echo "lint: $(KUBECTL) renders the Kubernetes manifests: install kubectl, or set KUBECTL"; exit 1; }
 	@for overlay in deploy/kubernetes/overlays/*/; do \
 		$(KUBECTL) kustomize $$overlay >/dev/null && echo "$$overlay renders" || exit 1; done

@@ -170,6 +170,10 @@ func TestComposeProdProfile(t *testing.T) {
 	if limits := harness.Inspect(t, p.ContainerID("prod"), "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}"); slices.Contains(strings.Fields(limits), "0") {
 		t.Errorf("memory and CPU limits = %s, want both set", limits)
 	}
+	// A log that cannot fill the disk.
+	if logs := harness.Inspect(t, p.ContainerID("prod"), "{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-size\"}} {{index .HostConfig.LogConfig.Config \"max-file\"}}"); logs != "json-file 10m 3" {
+		t.Errorf("log driver and options %q, want json-file 10m 3: a bounded log", logs)
+	}
 	harness.Command(t, p.Dir, env, "make", "prod-down")
 	if out := p.Compose("ps", "-a", "-q"); strings.TrimSpace(out) != "" {
 		t.Errorf("make prod-down left containers: %s", out)

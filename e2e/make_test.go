@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,5 +50,19 @@ func TestWithoutDockerTheE2ETestsFailWithOneLine(t *testing.T) {
 	}
 	if len(hints) != 1 || !strings.Contains(hints[0], "make test-unit") {
 		t.Errorf("want exactly one line saying Docker is not reachable and how to go on; got:\n%s", out)
+	}
+}
+
+// TestMakeVulnSaysWhenTheDatabaseIsUnreachable: this machine cannot reach
+// the vulnerability database; pointed at a port nothing listens on, make
+// vuln fails and says what to do, rather than passing or failing obscurely.
+func TestMakeVulnSaysWhenTheDatabaseIsUnreachable(t *testing.T) {
+	t.Parallel()
+	out, err := harness.Run(t.Context(), harness.RepoRoot(), nil, "make", "vuln", fmt.Sprintf("VULNDB=http://127.0.0.1:%d", freePort(t)))
+	if err == nil {
+		t.Fatalf("make vuln passed with no database to read:\n%s", out)
+	}
+	if !strings.Contains(out, "make vuln: govulncheck could not scan") || !strings.Contains(out, "VULNDB") {
+		t.Errorf("make vuln failed without saying why and what to do:\n%s", out)
 	}
 }

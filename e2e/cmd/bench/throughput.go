@@ -49,6 +49,11 @@ func (b *bench) throughput() {
 		// logging costs inside the process, without the log driver's work.
 		{label: "this app, --log-driver none", c: b.startRunner(b.prodImage(), []string{"--log-driver", "none"})},
 		{label: "bare net/http again", c: b.startRunner(bare, []string{"-e", "BODY=" + body})},
+		// The prod profile's bounded log, and Docker's other bounded driver.
+		{label: "this app, json-file with max-size", c: b.startRunner(b.prodImage(), strings.Fields(harness.MakeVariable(b, "LOG_OPTS")))},
+		{label: "this app, --log-driver local", c: b.startRunner(b.prodImage(), []string{"--log-driver", "local"})},
+		// What a developer would write instead: a line per request, unbuffered.
+		{label: "net/http + slog to stdout", c: b.startRunner(bare, []string{"-e", "BODY=" + body, "-e", "LOG_REQUESTS=1"})},
 	}
 	dockerd := processesNamed("dockerd")
 	for round := range rounds {
@@ -59,6 +64,7 @@ func (b *bench) throughput() {
 		}
 	}
 	base, ours, quiet, undriven, again := servers[0], servers[1], servers[2], servers[3], servers[4]
+	bounded, local, naive := servers[5], servers[6], servers[7]
 	ratio := func(s *loadedServer) float64 { return s.rate() / base.rate() }
 
 	title := fmt.Sprintf("6. Throughput: GET /, 32 keep-alive clients on loopback, median of %d rounds of %d s", rounds, seconds)
@@ -67,10 +73,17 @@ func (b *bench) throughput() {
 	b.add(title, "this app, LOG_LEVEL=warn", fmt.Sprintf("%.0f req/s", quiet.rate()), fmt.Sprintf("%.2f× bare: no log line at all", ratio(quiet)))
 	b.add(title, "this app, `--log-driver none`", fmt.Sprintf("%.0f req/s", undriven.rate()), fmt.Sprintf("%.2f× bare: every line written, Docker discards them", ratio(undriven)))
 	b.add(title, "bare net/http again, a second container", fmt.Sprintf("%.0f req/s", again.rate()), fmt.Sprintf("%.2f× bare: the noise between two identical servers", ratio(again)))
+	b.add(title, "this app, json-file with max-size and max-file", fmt.Sprintf("%.0f req/s", bounded.rate()),
+		fmt.Sprintf("%.2f× bare: the prod profile's bounded log (LOG_OPTS in the Makefile)", ratio(bounded)))
+	b.add(title, "this app, `--log-driver local`", fmt.Sprintf("%.0f req/s", local.rate()), fmt.Sprintf("%.2f× bare: Docker's other bounded driver", ratio(local)))
+	b.add(title, "net/http + slog, a JSON line per request straight to stdout", fmt.Sprintf("%.0f req/s", naive.rate()),
+		fmt.Sprintf("%.2f× bare: what one would write instead, one write(2) per line", ratio(naive)))
 	if slices.ContainsFunc(servers, func(s *loadedServer) bool { return s.cpuMissed }) {
 		b.add(title, "CPU per request under load", "n/a", "needs the engine's processes in this host's /proc")
 	} else {
 		b.addCPURows(title, base, ours, quiet)
+		b.add(title, "CPU per request in dockerd: net/http + slog to stdout", microseconds(naive.perRequest(naive.dockerdCPU)),
+			fmt.Sprintf("against %s for this app: its buffered writer hands the log driver fewer, larger writes", microseconds(ours.perRequest(ours.dockerdCPU))))
 	}
 	handler := b.handlerCost()
 	b.add(title, "one GET / in a loop, whole handler: LOG_LEVEL=info", microseconds(handler["info"]),
