@@ -14,7 +14,9 @@ endif
 
 # The image name: the one place it is written.
 IMAGE          ?= go-webapp
+# renovate: datasource=docker depName=golang
 GO_VERSION     ?= 1.26
+# renovate: datasource=docker depName=alpine
 ALPINE_VERSION ?= 3.12
 # A mirror for both base images, e.g. mirror.example.internal/library/
 BASE_REGISTRY  ?=
@@ -39,6 +41,8 @@ BUILD_DATE ?= $(or $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y
 SOURCE     ?= $(shell git config --get remote.origin.url 2>/dev/null | sed -E 's#^([a-z+]+://)[^/@]*@#\1#')
 
 DOCKERFILE := docker/Dockerfile
+# The module of lint and supply-chain tools (staticcheck, govulncheck, ...).
+TOOLS      ?= tools
 # A log that cannot fill the disk, as the prod profile in compose.yaml has it.
 LOG_OPTS   := --log-driver json-file --log-opt max-size=10m --log-opt max-file=3
 LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(BUILD_DATE)
@@ -127,6 +131,16 @@ undeploy: ## Remove everything deploy created: the namespace and all in it
 	@$(K8S_PREPARE)
 	$(KUBECTL) delete -k $(K8S_RENDER) --ignore-not-found --wait
 
+# The production binary, exported from the builder target (for PLATFORM), and
+# a CycloneDX SBOM of it: every module it links, read from the build info Go
+# writes into every binary.
+.PHONY: sbom
+sbom: ## Write bin/sbom.cdx.json, a CycloneDX SBOM of the production binary (bin/prod/usr/local/bin/app)
+	docker buildx build -f $(DOCKERFILE) --target builder $(BUILD_ARGS) --output type=local,dest=bin/prod .
+	cyclonedx=$$(go -C $(TOOLS) tool -n cyclonedx-gomod) && \
+		$$cyclonedx bin -json -version $(VERSION) -output bin/sbom.cdx.json bin/prod/usr/local/bin/app
+	@echo "bin/sbom.cdx.json: the modules of bin/prod/usr/local/bin/app"
+
 .PHONY: build
 build: ## Build the binary on the host into bin/app
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/app ./app
@@ -138,6 +152,7 @@ test: test-unit test-e2e ## Run every test: unit, then end-to-end against Docker
 test-unit: ## Run the Go tests that need no Docker (the app, devloop), with the race detector
 	go test -race -count=1 ./...
 	go -C devloop test -race -count=1 ./...
+	go -C tools test -count=1 ./pincheck
 
 .PHONY: test-e2e
 test-e2e: ## Run the end-to-end tests against Docker, and Kubernetes when a test cluster is set up (docs/testing.md)
@@ -164,7 +179,7 @@ VULNDB ?=
 
 .PHONY: vuln
 vuln: ## Fail on a known vulnerability reachable from the code of any module (govulncheck; needs its database: VULNDB)
-	@govulncheck=$$(go -C tools tool -n govulncheck) || exit 1; status=0; \
+	@govulncheck=$$(go -C $(TOOLS) tool -n govulncheck) || exit 1; status=0; \
 	for module in . devloop e2e tools; do \
 		echo "govulncheck: $$module"; \
 		$$govulncheck -C $$module $(if $(VULNDB),-db $(VULNDB)) ./...; \
@@ -180,7 +195,7 @@ fuzz: ## Fuzz the server's request handling for FUZZTIME (default 60s); the seed
 	go test -run '^$$' -fuzz FuzzServer -fuzztime $(or $(FUZZTIME),60s) ./app
 
 .PHONY: lint
-lint: ## gofmt, vet, go mod tidy, staticcheck, Dockerfile rules, actionlint, shellcheck, and the Kubernetes manifests rendered
+lint: ## gofmt, vet, go mod tidy, staticcheck, Dockerfile rules, actionlint, Renovate's coverage of every pin, shellcheck, the Kubernetes manifests
 	@out=$$(gofmt -l app devloop e2e tools); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go -C devloop vet ./...
@@ -195,6 +210,8 @@ lint: ## gofmt, vet, go mod tidy, staticcheck, Dockerfile rules, actionlint, she
 		(cd e2e && $$staticcheck ./...) && (cd tools && $$staticcheck ./...)
 	go -C tools run ./dockerfilelint ../$(DOCKERFILE) $(addprefix ../,$(wildcard e2e/cmd/bench/baselines/*/Dockerfile))
 	go -C tools tool actionlint $(abspath $(wildcard .github/workflows/*.yaml))
+	@# renovate.json is valid and updates every version pinned here.
+	go -C $(TOOLS) run ./pincheck $(CURDIR)
 	@# Every shell script, found by its #! line.
 	@scripts=$$(grep -rlE --exclude-dir=.git --exclude-dir=bin '^#!(/usr)?/bin/(env )?(ba|da)?sh' .); \
 	if command -v shellcheck >/dev/null; then shellcheck $$scripts && echo "shellcheck:" $$scripts; \
