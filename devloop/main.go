@@ -123,15 +123,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer front.close()
 
 	launch := launcher{stdout: stdout, stderr: stderr, drain: cfg.Drain}
-	var debugFront *relay
+	var debugger *relay
 	if cfg.DebugListen != "" {
 		launch.debug = true
 		debugListener, err := net.Listen("tcp", cfg.DebugListen)
 		if err != nil {
 			return err
 		}
-		debugFront = newRelay(debugListener, logger)
-		defer debugFront.close()
+		debugger = newRelay(debugListener, logger)
+		defer debugger.close()
 	}
 
 	changes, closeControl, err := listenForChanges(control)
@@ -148,15 +148,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// The debugger first: the breakpoints are set in the new build
 		// before it gets a request.
 		serving: func(s server) {
-			if debugFront != nil {
-				debugFront.switchTo(s.DebugAddr())
+			if debugger != nil {
+				debugger.switchTo(s.DebugAddr())
 			}
 			front.switchTo(s.Addr())
 		},
 		unused: func(s server) { front.waitUnused(s.Addr(), time.Second) },
 	}
-	if debugFront != nil {
-		loop.say = debugFront.say
+	if debugger != nil {
+		loop.say = debugger.say
 	}
 
 	// air, the watcher, stops first on the way out: no save starts a build
