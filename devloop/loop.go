@@ -152,27 +152,22 @@ func (l *loop) build(ctx context.Context, changes <-chan struct{}, out string) (
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err, false
 	}
-	buildCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- l.builder.build(buildCtx, out) }()
-	select {
-	case err := <-done:
-		return err, false
-	case <-changes:
-		cancel()
-		<-done
-		return nil, true
-	}
+	return unlessChanged(ctx, changes, func(ctx context.Context) error { return l.builder.build(ctx, out) })
 }
 
 // waitServing waits for s to accept connections, giving up when a change
 // comes in.
 func (l *loop) waitServing(ctx context.Context, changes <-chan struct{}, s server) (err error, superseded bool) {
-	waitCtx, cancel := context.WithCancel(ctx)
+	return unlessChanged(ctx, changes, s.Wait)
+}
+
+// unlessChanged runs work, cancelling it when a change comes in first, and
+// says which came first.
+func unlessChanged(ctx context.Context, changes <-chan struct{}, work func(context.Context) error) (err error, superseded bool) {
+	workCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- s.Wait(waitCtx) }()
+	go func() { done <- work(workCtx) }()
 	select {
 	case err := <-done:
 		return err, false

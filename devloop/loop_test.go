@@ -132,6 +132,15 @@ func (lt *loopTest) buildStarts() string {
 
 func (lt *loopTest) finishBuild() { lt.builder.release <- struct{}{} }
 
+// reload saves version and lets its build finish: it serves.
+func (lt *loopTest) reload(version string) {
+	lt.t.Helper()
+	lt.save(version)
+	lt.buildStarts()
+	lt.finishBuild()
+	lt.servingEventually(version)
+}
+
 // servingEventually waits until the front points at want.
 func (lt *loopTest) servingEventually(want string) {
 	lt.t.Helper()
@@ -191,10 +200,7 @@ func isClosed(c <-chan struct{}) bool {
 
 func TestLoopSwitchesToTheNewBuildThenDrainsTheOld(t *testing.T) {
 	lt := startLoop(t, "v1")
-	lt.save("v1")
-	lt.buildStarts()
-	lt.finishBuild()
-	lt.servingEventually("v1")
+	lt.reload("v1")
 
 	lt.save("v2")
 	lt.buildStarts()
@@ -212,10 +218,7 @@ func TestLoopSwitchesToTheNewBuildThenDrainsTheOld(t *testing.T) {
 
 func TestLoopCompileErrorKeepsTheLastGoodBuild(t *testing.T) {
 	lt := startLoop(t, "v1")
-	lt.save("v1")
-	lt.buildStarts()
-	lt.finishBuild()
-	lt.servingEventually("v1")
+	lt.reload("v1")
 
 	lt.save("v2 syntax error")
 	lt.buildStarts()
@@ -232,10 +235,7 @@ func TestLoopCompileErrorKeepsTheLastGoodBuild(t *testing.T) {
 
 func TestLoopBurstEndsWithOneServerOfTheLastSave(t *testing.T) {
 	lt := startLoop(t, "v0")
-	lt.save("v0")
-	lt.buildStarts()
-	lt.finishBuild()
-	lt.servingEventually("v0")
+	lt.reload("v0")
 
 	// Ten saves, each while the build of the one before is under way.
 	for i := 1; i <= 10; i++ {
@@ -257,10 +257,7 @@ func TestLoopBurstEndsWithOneServerOfTheLastSave(t *testing.T) {
 
 func TestLoopBuildThatExitsBeforeServingLeavesTheOld(t *testing.T) {
 	lt := startLoop(t, "v1")
-	lt.save("v1")
-	lt.buildStarts()
-	lt.finishBuild()
-	lt.servingEventually("v1")
+	lt.reload("v1")
 
 	lt.mu.Lock()
 	lt.exitNext = errors.New("exit status 1")
@@ -276,18 +273,12 @@ func TestLoopBuildThatExitsBeforeServingLeavesTheOld(t *testing.T) {
 	if got := lt.servingNow(); len(got) != 1 || isClosed(lt.server("v1").stopped) {
 		t.Fatalf("a build that exited before serving took over: front %v", got)
 	}
-	lt.save("v3")
-	lt.buildStarts()
-	lt.finishBuild()
-	lt.servingEventually("v3")
+	lt.reload("v3")
 }
 
 func TestLoopStopDrainsEveryServer(t *testing.T) {
 	lt := startLoop(t, "v1")
-	lt.save("v1")
-	lt.buildStarts()
-	lt.finishBuild()
-	lt.servingEventually("v1")
+	lt.reload("v1")
 	lt.stop()
 	if !isClosed(lt.server("v1").stopped) {
 		t.Fatal("the serving build was not stopped when the loop ended")
@@ -296,17 +287,11 @@ func TestLoopStopDrainsEveryServer(t *testing.T) {
 
 func TestLoopRemovesTheBuildsOfGoneServers(t *testing.T) {
 	lt := startLoop(t, "v1")
-	lt.save("v1")
-	lt.buildStarts()
-	lt.finishBuild()
-	lt.servingEventually("v1")
+	lt.reload("v1")
 	lt.save("v2 syntax error")
 	lt.buildStarts()
 	lt.finishBuild()
-	lt.save("v3")
-	lt.buildStarts()
-	lt.finishBuild()
-	lt.servingEventually("v3")
+	lt.reload("v3")
 	lt.stop()
 	if left, _ := os.ReadDir(lt.dir); len(left) != 0 {
 		t.Errorf("builds left after every server stopped: %v", left)

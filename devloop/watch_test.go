@@ -7,13 +7,19 @@ import (
 	"time"
 )
 
-func TestNotifyDeliversAChangeAndWaitsToBeStopped(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "control.sock")
+// control listens for changes on a socket of its own, as devloop does.
+func control(t *testing.T) (path string, changes chan struct{}) {
+	path = filepath.Join(t.TempDir(), "control.sock")
 	changes, closeControl, err := listenForChanges(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeControl()
+	t.Cleanup(closeControl)
+	return path, changes
+}
+
+func TestNotifyDeliversAChangeAndWaitsToBeStopped(t *testing.T) {
+	path, changes := control(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- notify(ctx, path) }()
@@ -34,12 +40,7 @@ func TestNotifyDeliversAChangeAndWaitsToBeStopped(t *testing.T) {
 }
 
 func TestNotifySavesWhileBusyFoldIntoOne(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "control.sock")
-	changes, closeControl, err := listenForChanges(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeControl()
+	path, changes := control(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // each notify returns once delivered
 	for range 3 {
