@@ -109,10 +109,16 @@ func watching(t *testing.T, root string, poll bool, events func(string) (*atomic
 	return changes, &log, cancel
 }
 
-func TestAMountWithNoEventsIsSaidOnceAndPolled(t *testing.T) {
-	root := t.TempDir()
-	handlers := filepath.Join(root, "handlers.go")
+// handlersIn is a directory holding handlers.go, and that file.
+func handlersIn(t *testing.T) (root, handlers string) {
+	root = t.TempDir()
+	handlers = filepath.Join(root, "handlers.go")
 	writeFile(t, handlers, "package main\n")
+	return root, handlers
+}
+
+func TestAMountWithNoEventsIsSaidOnceAndPolled(t *testing.T) {
+	root, handlers := handlersIn(t)
 	changes, log, _ := watching(t, root, false, noEvents)
 	time.Sleep(50 * time.Millisecond)
 	writeFile(t, handlers, "package main // first save\n")
@@ -135,9 +141,7 @@ func TestAMountWithNoEventsIsSaidOnceAndPolled(t *testing.T) {
 }
 
 func TestAMountWithEventsIsLeftToAir(t *testing.T) {
-	root := t.TempDir()
-	handlers := filepath.Join(root, "handlers.go")
-	writeFile(t, handlers, "package main\n")
+	root, handlers := handlersIn(t)
 	changes, log, _ := watching(t, root, false, fsnotifyEvents)
 	time.Sleep(50 * time.Millisecond)
 	writeFile(t, handlers, "package main // saved\n")
@@ -152,9 +156,7 @@ func TestAMountWithEventsIsLeftToAir(t *testing.T) {
 }
 
 func TestAirPollTruePollsFromTheStart(t *testing.T) {
-	root := t.TempDir()
-	handlers := filepath.Join(root, "handlers.go")
-	writeFile(t, handlers, "package main\n")
+	root, handlers := handlersIn(t)
 	changes, log, _ := watching(t, root, true, nil)
 	time.Sleep(50 * time.Millisecond)
 	writeFile(t, handlers, "package main // saved\n")

@@ -202,6 +202,17 @@ func (e *editor) attach(t *testing.T, file string, line int) {
 	e.call("configurationDone", nil)
 }
 
+// attached is a relay in front of a delve, and an editor attached through
+// it with a breakpoint at handlers.go:12.
+func attached(t *testing.T) (*relay, *editor, *fakeDelve) {
+	r, addr := startRelay(t)
+	d := startFakeDelve(t)
+	r.switchTo(d.addr)
+	e := dialEditor(t, addr)
+	e.attach(t, "/src/app/handlers.go", 12)
+	return r, e, d
+}
+
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
@@ -213,11 +224,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 func TestRelayReplaysTheSessionIntoTheNewDelveBeforeItServes(t *testing.T) {
-	r, addr := startRelay(t)
-	first, second := startFakeDelve(t), startFakeDelve(t)
-	r.switchTo(first.addr)
-	e := dialEditor(t, addr)
-	e.attach(t, "/src/app/handlers.go", 12)
+	r, e, first := attached(t)
+	second := startFakeDelve(t)
 
 	r.switchTo(second.addr)
 	// switchTo returned: the new delve has the whole session already.
@@ -240,11 +248,8 @@ func TestRelayReplaysTheSessionIntoTheNewDelveBeforeItServes(t *testing.T) {
 }
 
 func TestRelayABreakpointMovedBySaveBindsInTheNextBuild(t *testing.T) {
-	r, addr := startRelay(t)
-	old, next := startFakeDelve(t), startFakeDelve(t)
-	r.switchTo(old.addr)
-	e := dialEditor(t, addr)
-	e.attach(t, "/src/app/handlers.go", 12)
+	r, e, old := attached(t)
+	next := startFakeDelve(t)
 
 	// VS Code after a save whose edit moved the breakpoint to line 13.
 	resp := e.call("setBreakpoints", map[string]any{"source": map[string]any{"path": "/src/app/handlers.go"},
@@ -264,11 +269,8 @@ func TestRelayABreakpointMovedBySaveBindsInTheNextBuild(t *testing.T) {
 }
 
 func TestRelayAnEditorStoppedInTheOldBuildSeesItRunning(t *testing.T) {
-	r, addr := startRelay(t)
-	old, next := startFakeDelve(t), startFakeDelve(t)
-	r.switchTo(old.addr)
-	e := dialEditor(t, addr)
-	e.attach(t, "/src/app/handlers.go", 12)
+	r, e, old := attached(t)
+	next := startFakeDelve(t)
 	old.emit("stopped", map[string]any{"reason": "breakpoint", "threadId": 7})
 	if m := e.read(); m.str("event") != "stopped" {
 		t.Fatalf("got %v, want the stopped event", m)
@@ -286,11 +288,7 @@ func TestRelayAnEditorStoppedInTheOldBuildSeesItRunning(t *testing.T) {
 }
 
 func TestRelayDisconnectClearsBreakpointsAndLeavesTheAppRunning(t *testing.T) {
-	r, addr := startRelay(t)
-	d := startFakeDelve(t)
-	r.switchTo(d.addr)
-	e := dialEditor(t, addr)
-	e.attach(t, "/src/app/handlers.go", 12)
+	_, e, d := attached(t)
 	// VS Code's stop button asks to end the debuggee.
 	e.call("disconnect", map[string]any{"restart": false, "terminateDebuggee": true})
 	got := d.commands()
@@ -304,11 +302,7 @@ func TestRelayDisconnectClearsBreakpointsAndLeavesTheAppRunning(t *testing.T) {
 }
 
 func TestRelaySaysEachReloadInTheDebugConsole(t *testing.T) {
-	r, addr := startRelay(t)
-	d := startFakeDelve(t)
-	r.switchTo(d.addr)
-	e := dialEditor(t, addr)
-	e.attach(t, "/src/app/handlers.go", 12)
+	r, e, _ := attached(t)
 	eventually(t, "the session registered", func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
