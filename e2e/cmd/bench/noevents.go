@@ -55,10 +55,10 @@ func (b *bench) noEvents() {
 	_ = os.Remove(filepath.Join(repo, "compose.override.yaml"))
 
 	b.add(title, "reload, ordinary mount", stats(normal.reloads), "save → new response, after two warm-up saves")
-	b.add(title, "reload, mount with no events", stats(fuse.reloads), "polled by air every 500 ms")
+	b.add(title, "reload, mount with no events", stats(fuse.reloads), "devloop polls: Go sources every 250 ms")
 	b.add(title, "no-events − ordinary (median)", round(median(fuse.reloads)-median(normal.reloads)).String(), "goal ≤ 600ms")
 	b.add(title, "first save, mount with no events", round(fuse.first).String(),
-		fmt.Sprintf("noticed by devloop's look at the files (every %s), then air restarted polling", time.Second))
+		"noticed by devloop's look at the Go sources, once a second until the mount is known")
 	for _, m := range []struct {
 		name   string
 		series mountSeries
