@@ -39,7 +39,8 @@ func copyTree(src, dst string) error {
 			}
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		}
-		if !d.Type().IsRegular() {
+		// .git is a file, not a directory, in a worktree or a submodule.
+		if !d.Type().IsRegular() || rel == ".git" {
 			return nil
 		}
 		data, err := os.ReadFile(path)
