@@ -32,7 +32,7 @@ import (
 const (
 	probeInterval = time.Second            // until settled: a save is noticed within about this
 	pollInterval  = 250 * time.Millisecond // polling: what a save waits for, half of it on average
-	coldPass      = 10 * time.Second       // every other file, at least this often
+	coldPass      = 20 * time.Second       // every other file, at least this often
 	listEvery     = 2 * time.Second        // directories, for files created or removed
 )
 
