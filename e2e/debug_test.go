@@ -51,18 +51,6 @@ func vscodeAttach(t *testing.T, repo string) launchConfig {
 	return c
 }
 
-// attachSession attaches the session d as VS Code does with cfg, and sets a
-// breakpoint at file:line given by its path on the host.
-func attachSession(t *testing.T, d *harness.DAP, cfg launchConfig, file string, line int) {
-	t.Helper()
-	d.Request("attach", map[string]any{"request": "attach", "mode": cfg.Mode, "substitutePath": cfg.SubstitutePath})
-	resp := d.Request("setBreakpoints", map[string]any{"source": map[string]any{"path": file}, "breakpoints": []map[string]any{{"line": line}}})
-	if bps := resp.(*dap.SetBreakpointsResponse).Body.Breakpoints; len(bps) != 1 || !bps[0].Verified {
-		t.Fatalf("breakpoint at %s:%d not verified: %+v", file, line, bps)
-	}
-	d.Request("configurationDone", nil)
-}
-
 // hitBreakpoint sends GET / and checks that it stops at file:line, that the
 // top frame names the host's file, and that c, the handler's echo.Context,
 // can be read; then it continues and returns the response's body.
@@ -110,18 +98,6 @@ func hitBreakpoint(t *testing.T, d *harness.DAP, url, file string, line int) str
 	}
 }
 
-// lineOf is the 1-based line of file holding text.
-func lineOf(t *testing.T, file, text string) int {
-	t.Helper()
-	for i, line := range strings.Split(harness.ReadFile(t, file), "\n") {
-		if strings.Contains(line, text) {
-			return i + 1
-		}
-	}
-	t.Fatalf("%s has no line with %q", file, text)
-	return 0
-}
-
 // moveHandlerDown saves an edit to file that gives the hello handler the
 // body text and puts a comment line above it, so that the handler's lines
 // move down one, and returns the line of its return statement now.
@@ -129,7 +105,7 @@ func moveHandlerDown(t *testing.T, file, old, text string) int {
 	t.Helper()
 	harness.ReplaceIn(t, file, strconv.Quote(old), strconv.Quote(text))
 	harness.ReplaceIn(t, file, "func handleHello()", "// moved down a line\nfunc handleHello()")
-	return lineOf(t, file, strconv.Quote(text))
+	return harness.LineOf(t, file, strconv.Quote(text))
 }
 
 // breakpointsMovedBySave sends what VS Code sends after a save whose edit
@@ -151,7 +127,7 @@ func TestDebugLoop(t *testing.T) {
 	cfg := vscodeAttach(t, p.Dir)
 	var url string
 	var d *harness.DAP
-	line := lineOf(t, p.handler, `"Hello, World!"`)
+	line := harness.LineOf(t, p.handler, `"Hello, World!"`)
 	text := "Hello, World!"
 	appDir := filepath.Join(p.Dir, "app")
 	before := harness.TreeState(t, appDir)
@@ -170,7 +146,7 @@ func TestDebugLoop(t *testing.T) {
 			// At the port Docker published, standing in for cfg.Port.
 			d = harness.DialDAP(top, p.Addr("debug", 2345))
 			d.ReportTo(t)
-			attachSession(t, d, cfg, p.handler, line)
+			d.Attach(map[string]any{"request": "attach", "mode": cfg.Mode, "substitutePath": cfg.SubstitutePath}, p.handler, line)
 			if body := hitBreakpoint(t, d, url, p.handler, line); body != text {
 				t.Errorf("body after continue %q", body)
 			}

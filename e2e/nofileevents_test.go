@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,31 +23,14 @@ const noEventsLine = "this mount sends no file events"
 // With no setting, the first save is noticed and polled from then on.
 func TestDevLoopOnAMountWithNoFileEvents(t *testing.T) {
 	t.Parallel()
-	bindfs, err := exec.LookPath("bindfs")
-	if err != nil {
-		t.Skip("e2e: no FUSE here (bindfs not installed; .ci/run installs it): the test of a mount with no file events did not run")
-	}
 	p := newDevProject(t)
 	backing := filepath.Join(p.Dir, "app")
-	mount := filepath.Join(t.TempDir(), "app")
-	if err := os.Mkdir(mount, 0o755); err != nil {
-		t.Fatal(err)
+	mount, unavailable := harness.MountWithoutFileEvents(t, backing)
+	if mount == "" {
+		t.Skipf("e2e: no FUSE here (%s): the test of a mount with no file events did not run", unavailable)
 	}
-	// No attribute or entry caching: a poll sees a save at once.
-	if out, err := harness.Run(t.Context(), "", nil, bindfs, "-o", "attr_timeout=0,entry_timeout=0,negative_timeout=0", backing, mount); err != nil {
-		t.Skipf("e2e: no FUSE here (bindfs: %v %s): the test of a mount with no file events did not run", err, strings.TrimSpace(out))
-	}
-	// Registered first, so it runs last: after compose down has let go of the mount.
-	t.Cleanup(func() {
-		if out, err := harness.Run(context.Background(), "", nil, "umount", mount); err != nil {
-			t.Errorf("umount %s: %v %s", mount, err, out)
-		}
-	})
 	checkNoEvents(t, mount, backing)
-	// compose.override.yaml, which compose reads beside compose.yaml,
-	// mounts the FUSE directory where ./app was.
-	harness.WriteFile(t, filepath.Join(p.Dir, "compose.override.yaml"),
-		fmt.Sprintf("services:\n  dev:\n    volumes:\n      - %s:/src/app:ro\n", mount))
+	harness.MountAppFrom(t, p.Dir, mount)
 	edit := func(t *testing.T, old, new string) { harness.ReplaceIn(t, p.handler, old, new) }
 
 	harness.RunSteps(t, []harness.Step{

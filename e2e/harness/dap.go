@@ -141,6 +141,19 @@ func (d *DAP) WaitOutput(text string) string {
 	}
 }
 
+// Attach attaches the session as VS Code does with the attach request's
+// arguments, sets one breakpoint at file:line (the host's path), checks delve
+// verified it, and ends the configuration.
+func (d *DAP) Attach(arguments map[string]any, file string, line int) {
+	d.t.Helper()
+	d.Request("attach", arguments)
+	resp := d.Request("setBreakpoints", map[string]any{"source": map[string]any{"path": file}, "breakpoints": []map[string]any{{"line": line}}})
+	if bps := resp.(*dap.SetBreakpointsResponse).Body.Breakpoints; len(bps) != 1 || !bps[0].Verified {
+		d.t.Fatalf("breakpoint at %s:%d not verified: %+v", file, line, bps)
+	}
+	d.Request("configurationDone", nil)
+}
+
 // ReportTo makes t the test the session fails when something goes wrong,
 // for a session that lives across the steps of a walk-through.
 func (d *DAP) ReportTo(t TB) { d.t = t }

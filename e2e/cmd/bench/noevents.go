@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,15 +16,10 @@ import (
 // test) beside the ordinary bind mount, in the same run, with 1,000 more
 // files in app/: save → new response, and the CPU the idle dev container
 // uses, before the first save (devloop still looks at the files) and after
-// it (settled: nothing to do on the ordinary mount, air polling on the
+// it (settled: nothing to do on the ordinary mount, devloop polling the
 // other).
 func (b *bench) noEvents() {
 	title := "8. A mount with no file events (bindfs), app/ holding 1,000 more files"
-	bindfs, err := exec.LookPath("bindfs")
-	if err != nil {
-		b.add(title, "not measured", "n/a", "needs bindfs and FUSE")
-		return
-	}
 	idle := 30 * time.Second
 	if b.quick {
 		idle = 10 * time.Second
@@ -39,20 +32,15 @@ func (b *bench) noEvents() {
 	b.Logf("no file events: the ordinary mount, %s idle before and after the first save, %d edits", idle, b.edits)
 	normal := b.mountSeries(repo, idle)
 
-	mount := filepath.Join(b.TempDir(), "app")
-	if err := os.Mkdir(mount, 0o755); err != nil {
-		b.Fatalf("%v", err)
-	}
-	if out, err := harness.Run(b.ctx, "", nil, bindfs, "-o", "attr_timeout=0,entry_timeout=0,negative_timeout=0", filepath.Join(repo, "app"), mount); err != nil {
-		b.add(title, "not measured", "n/a", "bindfs could not mount: "+strings.TrimSpace(out))
+	mount, unavailable := harness.MountWithoutFileEvents(b, filepath.Join(repo, "app"))
+	if mount == "" {
+		b.add(title, "not measured on a mount with no events", "n/a", unavailable)
 		return
 	}
-	b.Cleanup(func() { _, _ = harness.Run(context.Background(), "", nil, "umount", mount) })
-	harness.WriteFile(b, filepath.Join(repo, "compose.override.yaml"),
-		fmt.Sprintf("services:\n  dev:\n    volumes:\n      - %s:/src/app:ro\n", mount))
+	override := harness.MountAppFrom(b, repo, mount)
 	b.Logf("no file events: the FUSE mount, the same")
 	fuse := b.mountSeries(repo, idle)
-	_ = os.Remove(filepath.Join(repo, "compose.override.yaml"))
+	_ = os.Remove(override)
 
 	b.add(title, "reload, ordinary mount", stats(normal.reloads), "save → new response, after two warm-up saves")
 	b.add(title, "reload, mount with no events", stats(fuse.reloads), "devloop polls: Go sources every 250 ms")

@@ -139,16 +139,8 @@ func (b *bench) sessionSeries(repo string, p *harness.Project) []time.Duration {
 	handlers := filepath.Join(repo, "app", "handlers.go")
 	url := p.URL("debug") + "/"
 	d := harness.DialDAP(b, p.Addr("debug", 2345))
-	d.Request("attach", map[string]any{"request": "attach", "mode": "remote",
-		"substitutePath": []map[string]string{{"from": repo, "to": "/src"}}})
-	line := 0
-	for i, text := range strings.Split(harness.ReadFile(b, handlers), "\n") {
-		if strings.Contains(text, strconv.Quote(b.greeting(repo))) {
-			line = i + 1
-		}
-	}
-	d.Request("setBreakpoints", map[string]any{"source": map[string]any{"path": handlers}, "breakpoints": []map[string]any{{"line": line}}})
-	d.Request("configurationDone", nil)
+	d.Attach(map[string]any{"request": "attach", "mode": "remote", "substitutePath": []map[string]string{{"from": repo, "to": "/src"}}},
+		handlers, harness.LineOf(b, handlers, strconv.Quote(b.greeting(repo))))
 	var samples []time.Duration
 	for i := range b.edits + 2 {
 		start := time.Now()
