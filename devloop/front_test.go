@@ -51,16 +51,33 @@ func get(t *testing.T, client *http.Client, url string) (string, error) {
 }
 
 func TestFrontRequestsBeforeTheFirstBuildWaitForIt(t *testing.T) {
-	f, url := startFront(t)
+	f := newFront(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	arrived := make(chan struct{}, 1)
+	f.server.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateActive {
+			arrived <- struct{}{}
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go f.serve(l)
+	t.Cleanup(f.close)
 	got := make(chan string, 1)
 	go func() {
-		body, err := get(t, http.DefaultClient, url)
+		body, err := get(t, http.DefaultClient, "http://"+l.Addr().String())
 		if err != nil {
 			body = err.Error()
 		}
 		got <- body
 	}()
-	time.Sleep(50 * time.Millisecond)
+	<-arrived // the request is with the front, and no build serves yet
+	select {
+	case body := <-got:
+		t.Fatalf("with no build yet the request was answered at once: %q", body)
+	case <-time.After(50 * time.Millisecond):
+	}
 	f.switchTo(strings.TrimPrefix(answering(t, "first").URL, "http://"))
 	if body := <-got; body != "first" {
 		t.Fatalf("a request made before the first build got %q", body)

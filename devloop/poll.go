@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,7 @@ func watchForNoEvents(ctx context.Context, root string, poll bool, changes chan<
 	interval := probeInterval
 	if poll {
 		interval = pollInterval
+		logger.Info("polling for changes from the start (AIR_POLL=true); unset it to have devloop find out whether this mount sends file events")
 	}
 	p := newPoller(root, interval)
 	tick := time.NewTicker(interval)
@@ -208,12 +210,17 @@ func (p *poller) look() string {
 				note(path)
 			}
 		}
+		removed := false
 		for path := range p.files {
 			if !seen[path] {
 				delete(p.files, path)
 				delete(p.hot, path)
 				note(path)
+				removed = true
 			}
+		}
+		if removed { // a file created again later is added again
+			p.cold = slices.DeleteFunc(p.cold, func(path string) bool { _, known := p.files[path]; return !known })
 		}
 	}
 	check := func(path string) {
