@@ -64,18 +64,15 @@ type launcher struct {
 }
 
 func (l launcher) start(bin string) (server, error) {
-	port, err := freePort()
+	ports, err := freePorts(2) // the app's and delve's
 	if err != nil {
 		return nil, err
 	}
+	port := ports[0]
 	p := &process{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), drain: l.drain, done: make(chan struct{})}
 	cmd := exec.Command(bin)
 	if l.debug {
-		debugPort, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		p.debugAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(debugPort))
+		p.debugAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
 		// delve starts the server itself: a debugger may always trace its
 		// own child, even where the kernel refuses an attach to any other
 		// process (Yama ptrace_scope 1, Ubuntu's default). Headless, for any
@@ -100,14 +97,21 @@ func (l launcher) start(bin string) (server, error) {
 	return p, nil
 }
 
-// freePort asks the kernel for a port of loopback nobody uses.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts asks the kernel for n ports of loopback nobody uses, and
+// different from each other: each is held until all are chosen, since a
+// port just let go of may be handed out again at once (the app and its
+// delve once got the same one, and the app could not listen).
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // process is a started server: the app itself, or delve with the app as its

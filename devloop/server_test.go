@@ -112,3 +112,15 @@ func TestProcStatReadsStateAndParent(t *testing.T) {
 		t.Error("childOf(our parent) found no child; we are one")
 	}
 }
+
+func TestFreePortsAreDistinct(t *testing.T) {
+	for range 200 {
+		ports, err := freePorts(2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ports[0] == ports[1] {
+			t.Fatalf("freePorts(2) gave port %d twice", ports[0])
+		}
+	}
+}
