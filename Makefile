@@ -169,7 +169,7 @@ test-k8s: ## Run only the Kubernetes tests; fail when no test cluster is set up
 	cd e2e && K8S_REQUIRED=1 go test -count=1 -failfast -timeout 30m ./kubernetes
 
 .PHONY: bench
-bench: ## Measure cold start, reload, image size, rebuild, start, stop under load, throughput, rollout (BENCH_QUICK=1, BENCH_ONLY=...)
+bench: ## Measure cold start, reload, image size, rebuild, start, stop under load, throughput, rollout (BENCH_QUICK=1, BENCH_ONLY=..., BENCH_BASELINE=rev)
 	cd e2e && go run ./cmd/bench
 
 # The vulnerability database govulncheck reads: empty for its default (Go's

@@ -16,7 +16,7 @@ import (
 )
 
 // startFront serves a front on a port of loopback and returns its URL.
-func startFront(t *testing.T) (*front, string) {
+func startFront(t testing.TB) (*front, string) {
 	t.Helper()
 	f := newFront(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -29,7 +29,7 @@ func startFront(t *testing.T) (*front, string) {
 }
 
 // answering is a backend that answers every request with body.
-func answering(t *testing.T, body string) *httptest.Server {
+func answering(t testing.TB, body string) *httptest.Server {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, body)
 	}))
@@ -37,7 +37,7 @@ func answering(t *testing.T, body string) *httptest.Server {
 	return s
 }
 
-func get(t *testing.T, client *http.Client, url string) (string, error) {
+func get(t testing.TB, client *http.Client, url string) (string, error) {
 	resp, err := client.Get(url)
 	if err != nil {
 		return "", err
@@ -210,4 +210,27 @@ func TestFrontShutdownLeavesTheServerNothingToWaitFor(t *testing.T) {
 	wg.Wait()
 	f.shutdown(time.Second)
 	eventually(t, "every connection of the front's closed", func() bool { return conns.Load() == 0 })
+}
+
+// BenchmarkFront is what the front adds to a request: GET / straight to a
+// server, and the same through the front. devloop serves every request of
+// the dev container, including those during a build, so its cost per
+// request is taken from the build's CPU.
+//
+//	go test -run '^$' -bench Front ./devloop
+func BenchmarkFront(b *testing.B) {
+	server := answering(b, "Hello, World!")
+	f, frontURL := startFront(b)
+	f.switchTo(strings.TrimPrefix(server.URL, "http://"))
+	for _, bench := range []struct{ name, url string }{{"direct", server.URL}, {"front", frontURL}} {
+		b.Run(bench.name, func(b *testing.B) {
+			client := &http.Client{Transport: &http.Transport{}}
+			defer client.CloseIdleConnections()
+			for b.Loop() {
+				if _, err := get(b, client, bench.url); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
