@@ -29,6 +29,11 @@ const pollInterval = 5 * time.Millisecond
 // string says what it saw last, for the failure message.
 func Eventually(t TB, timeout time.Duration, what string, cond func() (bool, string)) time.Duration {
 	t.Helper()
+	return eventuallyEvery(t, timeout, pollInterval, what, cond)
+}
+
+func eventuallyEvery(t TB, timeout, interval time.Duration, what string, cond func() (bool, string)) time.Duration {
+	t.Helper()
 	start := time.Now()
 	var last string
 	for time.Since(start) < timeout {
@@ -39,7 +44,7 @@ func Eventually(t TB, timeout time.Duration, what string, cond func() (bool, str
 		select {
 		case <-t.Context().Done():
 			t.Fatalf("waiting for %s: %v", what, t.Context().Err())
-		case <-time.After(pollInterval):
+		case <-time.After(interval):
 		}
 	}
 	t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
@@ -50,7 +55,14 @@ func Eventually(t TB, timeout time.Duration, what string, cond func() (bool, str
 // that took.
 func WaitBody(t TB, timeout time.Duration, url, want string) time.Duration {
 	t.Helper()
-	return Eventually(t, timeout, fmt.Sprintf("GET %s to answer %q", url, want), func() (bool, string) {
+	return WaitBodyEvery(t, timeout, pollInterval, url, want)
+}
+
+// WaitBodyEvery is WaitBody asking every interval: a longer one loads the
+// server less, at the cost of resolution.
+func WaitBodyEvery(t TB, timeout, interval time.Duration, url, want string) time.Duration {
+	t.Helper()
+	return eventuallyEvery(t, timeout, interval, fmt.Sprintf("GET %s to answer %q", url, want), func() (bool, string) {
 		status, body, err := Get(url)
 		if err != nil {
 			return false, err.Error()
