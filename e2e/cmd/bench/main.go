@@ -200,13 +200,13 @@ func (b *bench) prodImage() string {
 	return b.image + ":latest"
 }
 
-// devProject is the dev service on the bench's copy, started when no
-// earlier measurement has started it.
+// devProject is the dev service on the bench's copy, up: created by the
+// first measurement that asks, started again after one that stopped it.
 func (b *bench) devProject() *harness.Project {
 	if b.dev == nil {
 		b.dev = harness.NewProject(b, b.repo)
-		b.dev.Compose("up", "-d", "--build")
 	}
+	b.dev.Compose("up", "-d", "--build")
 	return b.dev
 }
 
