@@ -55,8 +55,13 @@ func main() {
 		{"baseline", b.baseline},
 	}
 	err := b.run(selected(measurements, os.Getenv("BENCH_ONLY"))...)
-	if err == nil {
-		err = b.report()
+	if err != nil {
+		// The measurements before the failure are printed all the same;
+		// bench/results.md keeps the last whole run.
+		b.partial = true
+	}
+	if reportErr := b.report(); err == nil {
+		err = reportErr
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
@@ -90,7 +95,7 @@ func selected(all []measurement, only string) []func() {
 type bench struct {
 	ctx         context.Context
 	quick       bool
-	partial     bool              // BENCH_ONLY chose some measurements
+	partial     bool              // BENCH_ONLY chose some measurements, or one failed
 	edits       int               // samples per reload series
 	work        string            // scratch directory
 	repo        string            // the copy the bench edits and builds

@@ -40,6 +40,9 @@ func (b *bench) report() error {
 	if b.quick {
 		mode = "quick (BENCH_QUICK=1)"
 	}
+	if b.failed {
+		mode += ", ended by a failure (below): the measurements before it"
+	}
 	fmt.Fprintf(&out, "# go-webapp benchmark\n\n")
 	fmt.Fprintf(&out, "- date: %s\n- mode: %s, %s in all\n", time.Now().UTC().Format(time.RFC3339), mode, round(time.Since(b.startedAt)))
 	fmt.Fprintf(&out, "- machine: %d cores, %s memory, %s/%s\n", runtime.NumCPU(), memory(), runtime.GOOS, runtime.GOARCH)
