@@ -217,7 +217,7 @@ func TestFrontShutdownLeavesTheServerNothingToWaitFor(t *testing.T) {
 // the dev container, including those during a build, so its cost per
 // request is taken from the build's CPU.
 //
-//	go test -run '^$' -bench Front ./devloop
+//	go -C devloop test -run '^$' -bench Front .
 func BenchmarkFront(b *testing.B) {
 	server := answering(b, "Hello, World!")
 	f, frontURL := startFront(b)
