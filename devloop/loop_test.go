@@ -132,33 +132,28 @@ func (lt *loopTest) buildStarts() string {
 
 func (lt *loopTest) finishBuild() { lt.builder.release <- struct{}{} }
 
+// build saves source and lets its build finish.
+func (lt *loopTest) build(source string) {
+	lt.t.Helper()
+	lt.save(source)
+	lt.buildStarts()
+	lt.finishBuild()
+}
+
 // reload saves version and lets its build finish: it serves.
 func (lt *loopTest) reload(version string) {
 	lt.t.Helper()
-	lt.save(version)
-	lt.buildStarts()
-	lt.finishBuild()
+	lt.build(version)
 	lt.servingEventually(version)
 }
 
 // servingEventually waits until the front points at want.
 func (lt *loopTest) servingEventually(want string) {
 	lt.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		lt.mu.Lock()
-		n := len(lt.serving)
-		last := ""
-		if n > 0 {
-			last = lt.serving[n-1]
-		}
-		lt.mu.Unlock()
-		if last == want {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	lt.t.Fatalf("the front never pointed at %q; it did at %v", want, lt.servingNow())
+	eventually(lt.t, fmt.Sprintf("the front to point at %q", want), func() bool {
+		now := lt.servingNow()
+		return len(now) > 0 && now[len(now)-1] == want
+	})
 }
 
 func (lt *loopTest) servingNow() []string {
@@ -170,18 +165,18 @@ func (lt *loopTest) servingNow() []string {
 // server is the server launched for version, waiting for its launch.
 func (lt *loopTest) server(version string) *fakeServer {
 	lt.t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	var launched *fakeServer
+	eventually(lt.t, fmt.Sprintf("a server of %q to be launched", version), func() bool {
 		lt.mu.Lock()
+		defer lt.mu.Unlock()
 		for _, s := range lt.launched {
-			if s.version == version {
-				lt.mu.Unlock()
-				return s
+			if s.version == version && launched == nil {
+				launched = s
 			}
 		}
-		lt.mu.Unlock()
-	}
-	lt.t.Fatalf("no server of %q was launched", version)
-	return nil
+		return launched != nil
+	})
+	return launched
 }
 
 func (lt *loopTest) stop() {
@@ -220,9 +215,7 @@ func TestLoopCompileErrorKeepsTheLastGoodBuild(t *testing.T) {
 	lt := startLoop(t, "v1")
 	lt.reload("v1")
 
-	lt.save("v2 syntax error")
-	lt.buildStarts()
-	lt.finishBuild()
+	lt.build("v2 syntax error")
 	lt.save("v3")
 	lt.buildStarts()
 	// The failed build touched nothing: v1 served throughout.
@@ -262,14 +255,9 @@ func TestLoopBuildThatExitsBeforeServingLeavesTheOld(t *testing.T) {
 	lt.mu.Lock()
 	lt.exitNext = errors.New("exit status 1")
 	lt.mu.Unlock()
-	lt.save("v2")
-	lt.buildStarts()
-	lt.finishBuild()
+	lt.build("v2")
 	// v2 exits; then v3 comes and takes over from v1.
-	deadline := time.Now().Add(5 * time.Second)
-	for !isClosed(lt.server("v2").done) && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, "v2 to exit", func() bool { return isClosed(lt.server("v2").done) })
 	if got := lt.servingNow(); len(got) != 1 || isClosed(lt.server("v1").stopped) {
 		t.Fatalf("a build that exited before serving took over: front %v", got)
 	}
@@ -288,9 +276,7 @@ func TestLoopStopDrainsEveryServer(t *testing.T) {
 func TestLoopRemovesTheBuildsOfGoneServers(t *testing.T) {
 	lt := startLoop(t, "v1")
 	lt.reload("v1")
-	lt.save("v2 syntax error")
-	lt.buildStarts()
-	lt.finishBuild()
+	lt.build("v2 syntax error")
 	lt.reload("v3")
 	lt.stop()
 	if left, _ := os.ReadDir(lt.dir); len(left) != 0 {

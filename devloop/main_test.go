@@ -36,3 +36,15 @@ func TestLoadConfig(t *testing.T) {
 		}
 	}
 }
+
+// eventually polls cond until it holds; the deadline only bounds a broken
+// test. The tests of every file use it.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}

@@ -114,7 +114,7 @@ func TestPollerSeesFilesCreatedAndRemoved(t *testing.T) {
 func noEvents(string) (*atomic.Bool, func(), error) { return new(atomic.Bool), func() {}, nil }
 
 // watching runs watchForNoEvents on root and returns its changes and log.
-func watching(t *testing.T, root string, poll bool, events func(string) (*atomic.Bool, func(), error)) (chan struct{}, *bytes.Buffer, context.CancelFunc) {
+func watching(t *testing.T, root string, poll bool, events func(string) (*atomic.Bool, func(), error)) (chan struct{}, *bytes.Buffer) {
 	changes := make(chan struct{}, 1)
 	var log bytes.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
@@ -124,7 +124,17 @@ func watching(t *testing.T, root string, poll bool, events func(string) (*atomic
 		watchForNoEvents(ctx, root, poll, changes, slog.New(slog.NewTextHandler(&log, nil)), events)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return changes, &log, cancel
+	return changes, &log
+}
+
+// changedWithin says whether a change came in within d.
+func changedWithin(changes <-chan struct{}, d time.Duration) bool {
+	select {
+	case <-changes:
+		return true
+	case <-time.After(d):
+		return false
+	}
 }
 
 // handlersIn is a directory holding handlers.go, and that file.
@@ -137,19 +147,15 @@ func handlersIn(t *testing.T) (root, handlers string) {
 
 func TestAMountWithNoEventsIsSaidOnceAndPolled(t *testing.T) {
 	root, handlers := handlersIn(t)
-	changes, log, _ := watching(t, root, false, noEvents)
+	changes, log := watching(t, root, false, noEvents)
 	time.Sleep(50 * time.Millisecond)
 	writeFile(t, handlers, "package main // first save\n")
-	select {
-	case <-changes:
-	case <-time.After(probeInterval + 2*time.Second):
+	if !changedWithin(changes, probeInterval+2*time.Second) {
 		t.Fatal("a save with no event was not noticed")
 	}
 	for i := range 3 {
 		writeFile(t, handlers, "package main // save "+strings.Repeat("!", i+1)+"\n")
-		select {
-		case <-changes:
-		case <-time.After(2 * time.Second):
+		if !changedWithin(changes, 2*time.Second) {
 			t.Fatalf("save %d after the first was not polled", i+1)
 		}
 	}
@@ -160,13 +166,11 @@ func TestAMountWithNoEventsIsSaidOnceAndPolled(t *testing.T) {
 
 func TestAMountWithEventsIsLeftToAir(t *testing.T) {
 	root, handlers := handlersIn(t)
-	changes, log, _ := watching(t, root, false, fsnotifyEvents)
+	changes, log := watching(t, root, false, fsnotifyEvents)
 	time.Sleep(50 * time.Millisecond)
 	writeFile(t, handlers, "package main // saved\n")
-	select {
-	case <-changes:
+	if changedWithin(changes, probeInterval+time.Second) {
 		t.Fatal("a save on a mount with events made devloop reload on its own; air does that")
-	case <-time.After(probeInterval + time.Second):
 	}
 	if log.Len() != 0 {
 		t.Errorf("devloop logged on a mount with events: %s", log)
@@ -175,12 +179,10 @@ func TestAMountWithEventsIsLeftToAir(t *testing.T) {
 
 func TestAirPollTruePollsFromTheStart(t *testing.T) {
 	root, handlers := handlersIn(t)
-	changes, log, _ := watching(t, root, true, nil)
+	changes, log := watching(t, root, true, nil)
 	time.Sleep(50 * time.Millisecond)
 	writeFile(t, handlers, "package main // saved\n")
-	select {
-	case <-changes:
-	case <-time.After(2 * time.Second):
+	if !changedWithin(changes, 2*time.Second) {
 		t.Fatal("AIR_POLL=true: a save was not polled")
 	}
 	if got := log.String(); strings.Contains(got, "sends no file events") || strings.Count(got, "AIR_POLL=true") != 1 {

@@ -213,16 +213,6 @@ func attached(t *testing.T) (*relay, *editor, *fakeDelve) {
 	return r, e, d
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("never: %s", what)
-}
-
 func TestRelayReplaysTheSessionIntoTheNewDelveBeforeItServes(t *testing.T) {
 	r, e, first := attached(t)
 	second := startFakeDelve(t)
