@@ -62,20 +62,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 		GCFlags:     getenv("DEV_GCFLAGS"),
 		Package:     "./app",
 		Watched:     "app",
-		Drain:       5 * time.Second,
 		Poll:        getenv("AIR_POLL"),
 	}
 	if cfg.Poll != "" && cfg.Poll != "true" && cfg.Poll != "false" {
 		return cfg, fmt.Errorf("AIR_POLL=%q: want true, false, or unset to let devloop find out", cfg.Poll)
 	}
-	// The app's own drain bound, plus a second for it to exit.
+	// The app's own drain bound (SHUTDOWN_TIMEOUT, 5 s by default in
+	// app/config.go), plus a second for it to exit.
+	shutdownTimeout := 5 * time.Second
 	if v := getenv("SHUTDOWN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return cfg, fmt.Errorf("SHUTDOWN_TIMEOUT=%q: want a positive duration such as 3s", v)
 		}
-		cfg.Drain = d + time.Second
+		shutdownTimeout = d
 	}
+	cfg.Drain = shutdownTimeout + time.Second
 	return cfg, nil
 }
 

@@ -14,7 +14,7 @@ func TestLoadConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", nil, func(c config) bool {
-			return c.Listen == ":1323" && c.DebugListen == "" && c.Poll == "" && c.Drain == 5*time.Second && c.Dir == "/tmp/devloop"
+			return c.Listen == ":1323" && c.DebugListen == "" && c.Poll == "" && c.Drain == 6*time.Second && c.Dir == "/tmp/devloop"
 		}, ""},
 		{"the debug service", map[string]string{"DLV_LISTEN": ":2345"}, func(c config) bool { return c.DebugListen == ":2345" }, ""},
 		{"the drain follows the app's", map[string]string{"SHUTDOWN_TIMEOUT": "3s"}, func(c config) bool { return c.Drain == 4*time.Second }, ""},
