@@ -41,6 +41,10 @@ BUILD_DATE ?= $(or $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y
 SOURCE     ?= $(shell git config --get remote.origin.url 2>/dev/null | sed -E 's#^([a-z+]+://)[^/@]*@#\1#')
 
 DOCKERFILE := docker/Dockerfile
+# The Go modules of the repository: the app (.), the dev container's
+# supervisor, the end-to-end tests and bench, and the lint and supply-chain
+# tools. vet, tidy, staticcheck and vuln go through each.
+MODULES    := . devloop e2e tools
 # The module of lint and supply-chain tools (staticcheck, govulncheck, ...).
 TOOLS      ?= tools
 # A log that cannot fill the disk, as the prod profile in compose.yaml has it.
@@ -180,7 +184,7 @@ VULNDB ?=
 .PHONY: vuln
 vuln: ## Fail on a known vulnerability reachable from the code of any module (govulncheck; needs its database: VULNDB)
 	@govulncheck=$$(go -C $(TOOLS) tool -n govulncheck) || exit 1; status=0; \
-	for module in . devloop e2e tools; do \
+	for module in $(MODULES); do \
 		echo "govulncheck: $$module"; \
 		$$govulncheck -C $$module $(if $(VULNDB),-db $(VULNDB)) ./...; \
 		case $$? in \
@@ -197,17 +201,14 @@ fuzz: ## Fuzz the server's request handling for FUZZTIME (default 60s); the seed
 .PHONY: lint
 lint: ## gofmt, vet, go mod tidy, staticcheck, Dockerfile rules, actionlint, Renovate's coverage of every pin, shellcheck, the Kubernetes manifests
 	@out=$$(gofmt -l app devloop e2e tools); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	go vet ./...
-	go -C devloop vet ./...
-	go -C e2e vet ./...
-	go -C tools vet ./...
+	@for module in $(MODULES); do echo "go -C $$module vet ./..."; go -C $$module vet ./... || exit 1; done
 	@# go get leaves a module `// indirect` until go mod tidy sees the import.
-	@for module in . devloop e2e tools; do go -C $$module mod tidy -diff >/dev/null || { \
+	@for module in $(MODULES); do go -C $$module mod tidy -diff >/dev/null || { \
 		echo "lint: $$module/go.mod is not tidy: run go -C $$module mod tidy"; exit 1; }; done
 	@# staticcheck and the Dockerfile linter live in tools/, their own module,
 	@# so the app's go.mod lists only what the app needs.
-	staticcheck=$$(go -C tools tool -n staticcheck) && $$staticcheck ./... && (cd devloop && $$staticcheck ./...) && \
-		(cd e2e && $$staticcheck ./...) && (cd tools && $$staticcheck ./...)
+	@staticcheck=$$(go -C tools tool -n staticcheck) && for module in $(MODULES); do \
+		echo "staticcheck: $$module"; (cd $$module && $$staticcheck ./...) || exit 1; done
 	go -C tools run ./dockerfilelint ../$(DOCKERFILE) $(addprefix ../,$(wildcard e2e/cmd/bench/baselines/*/Dockerfile))
 	go -C tools tool actionlint $(abspath $(wildcard .github/workflows/*.yaml))
 	@# renovate.json is valid and updates every version pinned here.
