@@ -138,3 +138,15 @@ func TreeState(t TB, dir string) map[string]FileState {
 	}
 	return state
 }
+
+// LineOf is the 1-based line of file holding text.
+func LineOf(t TB, file, text string) int {
+	t.Helper()
+	for i, line := range strings.Split(ReadFile(t, file), "\n") {
+		if strings.Contains(line, text) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%s has no line with %q", file, text)
+	return 0
+}

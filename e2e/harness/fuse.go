@@ -46,15 +46,3 @@ func MountAppFrom(t TB, repo, dir string) string {
 	WriteFile(t, override, fmt.Sprintf("services:\n  dev:\n    volumes:\n      - %s:/src/app:ro\n", dir))
 	return override
 }
-
-// LineOf is the 1-based line of file holding text.
-func LineOf(t TB, file, text string) int {
-	t.Helper()
-	for i, line := range strings.Split(ReadFile(t, file), "\n") {
-		if strings.Contains(line, text) {
-			return i + 1
-		}
-	}
-	t.Fatalf("%s has no line with %q", file, text)
-	return 0
-}
