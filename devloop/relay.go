@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,7 +57,7 @@ func (r *relay) switchTo(addr string) {
 	r.addr = addr
 	close(r.changed)
 	r.changed = make(chan struct{})
-	sessions := r.attached()
+	sessions := slices.Collect(maps.Keys(r.sessions))
 	r.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, s := range sessions {
@@ -67,19 +69,11 @@ func (r *relay) switchTo(addr string) {
 // say writes a line in every attached editor's debug console.
 func (r *relay) say(category, text string) {
 	r.mu.Lock()
-	sessions := r.attached()
+	sessions := slices.Collect(maps.Keys(r.sessions))
 	r.mu.Unlock()
 	for _, s := range sessions {
 		s.output(category, text)
 	}
-}
-
-func (r *relay) attached() []*session {
-	var all []*session
-	for s := range r.sessions {
-		all = append(all, s)
-	}
-	return all
 }
 
 // target is the newest delve, waiting for the first one.
@@ -279,10 +273,7 @@ func (s *session) detach(m message) {
 	defer s.moveMu.Unlock()
 	up := s.up.Load()
 	s.stateMu.Lock()
-	var files []string
-	for path := range s.breakpoints {
-		files = append(files, path)
-	}
+	files := slices.Collect(maps.Keys(s.breakpoints))
 	functions := s.functions != nil
 	s.stateMu.Unlock()
 	for _, path := range files {
@@ -471,7 +462,7 @@ func (up *upstream) send(m message) error {
 	}
 	up.seq++
 	up.editors[up.seq] = m
-	out := m.clone()
+	out := maps.Clone(m)
 	out.set("seq", up.seq)
 	return dap.WriteBaseMessage(up.conn, out.bytes())
 }
@@ -568,14 +559,6 @@ func (m message) int(key string) int {
 func (m message) set(key string, v any) {
 	raw, _ := json.Marshal(v)
 	m[key] = raw
-}
-
-func (m message) clone() message {
-	c := message{}
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 func (m message) bytes() []byte {
