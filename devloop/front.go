@@ -33,6 +33,7 @@ type front struct {
 	first   chan struct{} // closed once a backend is set
 	once    sync.Once
 	server  *http.Server
+	browser *browsers // the pages' script and events (browser.go); nil: DEVLOOP_BROWSER=off
 
 	mu       sync.Mutex
 	replaced map[string]*backend // by address, until waitUnused
@@ -104,6 +105,7 @@ func (f *front) switchTo(addr string) {
 			f.log.Warn("the server did not answer", "addr", addr, "method", r.Method, "uri", r.RequestURI, "error", err)
 			http.Error(w, "devloop: the dev server did not answer ("+err.Error()+"); see the container's log", http.StatusBadGateway)
 		},
+		ModifyResponse: f.browser.modifyResponse, // the stale-build header, the pages' script
 	}}
 	if old := f.current.Swap(b); old != nil {
 		f.mu.Lock()
@@ -134,6 +136,10 @@ func (f *front) waitUnused(addr string, max time.Duration) {
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.browser.owns(r) {
+		f.browser.ServeHTTP(w, r)
+		return
+	}
 	b := f.current.Load()
 	if b == nil {
 		select {

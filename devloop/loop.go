@@ -53,6 +53,8 @@ type loop struct {
 	current *generation    // the build serving now; nil before the first
 	builds  int            // builds started, to number them
 	retired sync.WaitGroup // servers draining
+
+	browser *browsers // the open pages: told of each switch and failure (browser.go); nil: none
 }
 
 // generation is one build and, once started, its server.
@@ -97,6 +99,7 @@ func (l *loop) reload(ctx context.Context, changes <-chan struct{}) (superseded 
 		if be, ok := errors.AsType[*buildError](err); ok {
 			messages = be.messages
 		}
+		l.browser.failed(g.n, fmt.Sprintf("build %d did not compile", g.n), messages)
 		if l.current != nil {
 			l.log.Info("the build failed; the last good build serves until the next save", "serving", l.current.n)
 			l.tell("stderr", fmt.Sprintf("%sdevloop: the build failed; build %d serves until the next save", messages, l.current.n))
@@ -121,12 +124,14 @@ func (l *loop) reload(ctx context.Context, changes <-chan struct{}) (superseded 
 			l.log.Info("the new build exited before it served; the last good build serves until the next save",
 				"build", g.n, "error", err)
 			l.tell("stderr", fmt.Sprintf("devloop: build %d exited before it served (%v); see the container's log", g.n, err))
+			l.browser.exited(g.n, s, err)
 		}
 		l.retire(g, nil)
 		return superseded
 	}
 
 	l.serving(s)
+	l.browser.switched(g.n)
 	old := l.current
 	l.current = g
 	started := time.Since(start)
