@@ -98,7 +98,7 @@ func (in *injector) Read(p []byte) (int, error) {
 }
 
 // take adds data to what was read, and moves to ready what lies before the
-// newest </body> (or, with none held, all but what could begin one).
+// newest </body> (or, with none held, all but an end that begins one).
 func (in *injector) take(data []byte) {
 	// Only the new data, and the bytes before it that could begin a
 	// </body> across the two reads, need searching.
@@ -111,10 +111,21 @@ func (in *injector) take(data []byte) {
 		return
 	}
 	if !in.holding {
-		keep := min(len(in.pending), len(bodyEnd)-1)
+		keep := partialBodyEnd(in.pending)
 		in.ready = append(in.ready, in.pending[:len(in.pending)-keep]...)
 		in.pending = append([]byte(nil), in.pending[len(in.pending)-keep:]...)
 	}
+}
+
+// partialBodyEnd is the length of the longest end of s that begins a
+// </body>, which the next read may complete.
+func partialBodyEnd(s []byte) int {
+	for k := min(len(s), len(bodyEnd)-1); k > 0; k-- {
+		if bytes.EqualFold(s[len(s)-k:], bodyEnd[:k]) {
+			return k
+		}
+	}
+	return 0
 }
 
 func (in *injector) Close() error { return in.src.Close() }
