@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // behindFront serves handler as the build behind a front with the browser
@@ -190,7 +191,12 @@ func TestInjectionStreamsChunkedPages(t *testing.T) {
 		all, _ := io.ReadAll(resp.Body)
 		got <- string(buf[:n]) + string(all)
 	}()
-	<-firstPart // the first part arrived while the app still holds the rest
+	select { // the first part arrives while the app still holds the rest
+	case <-firstPart:
+	case <-time.After(10 * time.Second):
+		close(rest)
+		t.Fatalf("the first part of the page was held back until the app sent the rest")
+	}
 	close(rest)
 	if want := "<html><body><p>first</p><p>second</p>" + scriptTag + "</body></html>"; <-got != want {
 		t.Errorf("streamed page: want %q", want)
