@@ -278,6 +278,30 @@ func (b *browsers) modifyResponse(resp *http.Response) error {
 	return nil
 }
 
+// answerWithoutBuild answers a browser's request for a page when no build
+// has served yet and the newest failed (a first `up` with code that does
+// not compile), with a page whose script shows the failure and reloads once
+// a build serves; it says whether it answered. Other requests wait for the
+// first build, as the front has them do.
+func (b *browsers) answerWithoutBuild(w http.ResponseWriter, r *http.Request) bool {
+	if b == nil || !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return false
+	}
+	b.mu.Lock()
+	broken := b.broken != nil && b.serving == 0
+	b.mu.Unlock()
+	if !broken {
+		return false
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	io.WriteString(w, "<!doctype html>\n<html><head><title>devloop: no build serves yet</title></head>\n"+
+		"<body><p>devloop: no build serves yet. This page reloads by itself once a save compiles and serves.</p>"+
+		scriptTag+"</body></html>\n")
+	return true
+}
+
 // capture starts each server with its output kept as well, the last lines
 // of which a failure shows when it exits before it serves.
 func (b *browsers) capture(l launcher) func(bin string) (server, error) {

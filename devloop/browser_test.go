@@ -295,3 +295,56 @@ func TestLoopTellsThePages(t *testing.T) {
 type builderFunc func(ctx context.Context, out string) error
 
 func (f builderFunc) build(ctx context.Context, out string) error { return f(ctx, out) }
+
+// A first `up` whose build does not compile: a browser asking for a page
+// gets one that shows the failure, rather than waiting for a build.
+func TestAPageWithNoBuildYetShowsTheFailure(t *testing.T) {
+	f, url := startFront(t)
+	b := newBrowsers(f.log, "/src")
+	b.attach(f)
+	b.failed(1, "build 1 did not compile", "app/handlers.go:3:1: syntax error")
+	req, _ := http.NewRequest(http.MethodGet, url+"/", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), scriptTag) {
+		t.Errorf("a page asked for with no build yet: %s %q; want 503 with the script", resp.Status, body)
+	}
+	page := openStream(t, url)
+	var h hello
+	page.next("hello", &h)
+	if h.Failure == nil || h.Failure.Output != "app/handlers.go:3:1: syntax error" {
+		t.Errorf("its stream said %+v", h)
+	}
+}
+
+// The last lines a server wrote before it exited come with the failure.
+func TestCaptureKeepsTheLastLinesOfAServerThatExits(t *testing.T) {
+	bin := t.TempDir() + "/app"
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho starting\necho 'panic: no config' >&2\necho '\t/src/app/main.go:10 +0x1d' >&2\nexit 2\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowsers(slog.New(slog.NewTextHandler(io.Discard, nil)), "/src")
+	start := b.capture(launcher{stdout: io.Discard, stderr: io.Discard, drain: time.Second})
+	s, err := start(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Wait(t.Context())
+	if err == nil {
+		t.Fatal("the server that exits was taken to serve")
+	}
+	b.exited(1, s, err)
+	// Its standard output and error come through two pipes: their lines
+	// may interleave either way.
+	out := b.broken.Output
+	for _, line := range []string{"starting\n", "panic: no config\n\tapp/main.go:10 +0x1d\n", "exit status 2"} {
+		if !strings.Contains(out, line) {
+			t.Errorf("the failure says %q; want the server's last lines (%q), paths as the repository names them", out, line)
+		}
+	}
+}

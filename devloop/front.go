@@ -142,6 +142,9 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	b := f.current.Load()
 	if b == nil {
+		if f.browser.answerWithoutBuild(w, r) {
+			return
+		}
 		select {
 		case <-f.first:
 		case <-r.Context().Done():
