@@ -303,7 +303,10 @@ func TestAPageWithNoBuildYetShowsTheFailure(t *testing.T) {
 	b := newBrowsers(f.log, "/src")
 	b.attach(f)
 	b.failed(1, "build 1 did not compile", "app/handlers.go:3:1: syntax error")
-	req, _ := http.NewRequest(http.MethodGet, url+"/", nil)
+	// Bounds a broken run only: a request that waits, waits two minutes.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/", nil)
 	req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
