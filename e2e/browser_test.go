@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -67,7 +68,9 @@ func TestBrowser(t *testing.T) {
 	harness.RunSteps(t, []harness.Step{
 		{Name: "up serves the page with the script", Run: func(t *testing.T) {
 			p.Build()
-			p.Compose("up", "-d")
+			// A port of its own rather than one Docker picks: a container
+			// that restarts keeps it, and the open page reconnects to it.
+			p.Command("env", "HOST_PORT="+strconv.Itoa(freePort(t)), "docker", "compose", "up", "-d")
 			base := p.URL("dev")
 			pageURL, jsonURL = base+harness.PagePath, base+harness.JSONPath
 			harness.Eventually(t, time.Minute, "the page", func() (bool, string) {
@@ -142,6 +145,19 @@ func TestBrowser(t *testing.T) {
 			if len(result.Failed) > 0 || len(result.OK) == 0 {
 				t.Errorf("requests to %s during the saves: %d answered, failed: %v", harness.JSONPath, len(result.OK), result.Failed)
 			}
+		}},
+
+		{Name: "a page reconnects to a restarted container and reloads", Run: func(t *testing.T) {
+			before, err := chromedp.Run(tab, chromedp.Evaluate[string](`window.__devloop.build`))
+			if err != nil {
+				t.Fatalf("the build the page knows: %v", err)
+			}
+			p.Compose("restart", "dev")
+			harness.Eventually(t, timeout, "the page to reload with the restarted container's build", func() (bool, string) {
+				now, err := chromedp.Run(tab, chromedp.Evaluate[string](`window.__devloop && window.__devloop.connected ? window.__devloop.build : ""`))
+				return err == nil && now != "" && now != before, fmt.Sprintf("build %q, %v", now, err)
+			})
+			do(t, tab, "the page after the restart", chromedp.WaitReady(harness.PageShows("page v3")))
 		}},
 
 		{Name: "a JSON route is the same with the script feature off", Run: func(t *testing.T) {
