@@ -351,3 +351,25 @@ func TestCaptureKeepsTheLastLinesOfAServerThatExits(t *testing.T) {
 		}
 	}
 }
+
+func TestDevloopBrowserSetting(t *testing.T) {
+	for value, want := range map[string]bool{"": true, "on": true, "off": false} {
+		cfg, err := loadConfig(func(name string) string {
+			if name == "DEVLOOP_BROWSER" {
+				return value
+			}
+			return ""
+		})
+		if err != nil || cfg.Browser != want {
+			t.Errorf("DEVLOOP_BROWSER=%q: browser %v, %v; want %v", value, cfg.Browser, err, want)
+		}
+	}
+	if _, err := loadConfig(func(name string) string {
+		if name == "DEVLOOP_BROWSER" {
+			return "false"
+		}
+		return ""
+	}); err == nil {
+		t.Errorf("DEVLOOP_BROWSER=false was taken: a setting devloop does not understand must say so")
+	}
+}
