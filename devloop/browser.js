@@ -78,7 +78,7 @@
     if (overlay) overlay.remove();
     overlay = style(document.createElement("div"), {
       position: "fixed", inset: "0", "z-index": "2147483647", overflow: "auto",
-      background: "rgba(20, 20, 24, 0.97)", color: "#f4f4f5", padding: "32px",
+      background: "#18181b", color: "#f4f4f5", padding: "32px",
       font: "14px/1.5 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace",
       "text-align": "left",
     });
