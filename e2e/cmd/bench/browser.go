@@ -88,12 +88,13 @@ func (b *bench) browserReload() {
 
 // airProxyConfig runs air as its docs show for live reload in the browser:
 // air's proxy on the published port 1323, the app on 1324. It builds as
-// devloop does, into the container's copy.
+// devloop does, into the container's copy (a literal string: the command
+// holds double quotes).
 const airProxyConfig = `root = "."
 tmp_dir = "tmp"
 
 [build]
-cmd = "` + harness.DevBuild + ` -o ./tmp/main ./app"
+cmd = '` + harness.DevBuild + ` -o ./tmp/main ./app'
 bin = "./tmp/main"
 include_dir = ["app"]
 include_ext = ["go"]
