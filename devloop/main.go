@@ -16,7 +16,8 @@
 // itself; front.go the published port; relay.go the debug port; server.go
 // how a build's server starts and stops, with or without delve; watch.go
 // starts air and takes its notifications; poll.go notices a mount that
-// sends no file events, and polls it.
+// sends no file events, and polls it; browser.go tells the open pages of
+// each reload and failure, and inject.go puts its script into each page.
 package main
 
 import (
