@@ -113,7 +113,7 @@ func TestPollerSeesFilesCreatedAndRemoved(t *testing.T) {
 // noEvents stands in for a mount that sends no file events.
 func noEvents(string) (*atomic.Bool, func(), error) { return new(atomic.Bool), func() {}, nil }
 
-// watching runs watchForNoEvents on root and returns its changes and log.
+// watching runs pollIfNoEvents on root and returns its changes and log.
 func watching(t *testing.T, root string, poll bool, events func(string) (*atomic.Bool, func(), error)) (chan struct{}, *bytes.Buffer) {
 	changes := make(chan struct{}, 1)
 	var log bytes.Buffer
@@ -121,7 +121,7 @@ func watching(t *testing.T, root string, poll bool, events func(string) (*atomic
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		watchForNoEvents(ctx, root, poll, changes, slog.New(slog.NewTextHandler(&log, nil)), events)
+		pollIfNoEvents(ctx, root, poll, changes, slog.New(slog.NewTextHandler(&log, nil)), events)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return changes, &log
