@@ -47,9 +47,12 @@ type fakeServer struct {
 	// ends (it is killed).
 	hangs   bool
 	stopped chan struct{} // closed when Stop is called
-	done    chan struct{}
-	once    sync.Once
-	err     error // how it exited, once done is closed
+	// held, when set, holds Wait after the exit until closed: a real
+	// server's exit shows in Done before Wait, which polls, sees it.
+	held chan struct{}
+	done chan struct{}
+	once sync.Once
+	err  error // how it exited, once done is closed
 }
 
 func (s *fakeServer) Addr() string          { return s.version }
@@ -59,6 +62,9 @@ func (s *fakeServer) Err() error            { return s.err }
 func (s *fakeServer) Wait(ctx context.Context) error {
 	if s.exitErr != nil {
 		s.exit(s.exitErr)
+		if s.held != nil {
+			<-s.held
+		}
 		return fmt.Errorf("exited before it served: %v", s.exitErr)
 	}
 	return nil
@@ -94,9 +100,10 @@ type loopTest struct {
 	changes  chan struct{}
 	cancel   context.CancelFunc
 	done     chan struct{}
-	exitNext error  // the next server launched exits with it before serving
-	hangNext bool   // the next server launched does not drain until killed
-	dir      string // where the loop keeps its builds
+	exitNext error         // the next server launched exits with it before serving
+	holdWait chan struct{} // and its Wait returns only once this is closed
+	hangNext bool          // the next server launched does not drain until killed
+	dir      string        // where the loop keeps its builds
 	loop     *loop
 	log      *syncBuffer
 	console  []string
@@ -139,8 +146,9 @@ func startLoop(t *testing.T, source string) *loopTest {
 			}
 			lt.mu.Lock()
 			defer lt.mu.Unlock()
-			s := &fakeServer{version: string(data), exitErr: lt.exitNext, hangs: lt.hangNext, stopped: make(chan struct{}), done: make(chan struct{})}
-			lt.exitNext, lt.hangNext = nil, false
+			s := &fakeServer{version: string(data), exitErr: lt.exitNext, held: lt.holdWait, hangs: lt.hangNext,
+				stopped: make(chan struct{}), done: make(chan struct{})}
+			lt.exitNext, lt.holdWait, lt.hangNext = nil, nil, false
 			lt.launched = append(lt.launched, s)
 			return s, nil
 		},
@@ -375,11 +383,14 @@ func TestLoopBuildThatExitsBeforeServingLeavesTheOld(t *testing.T) {
 		lt := startLoop(t, "v1")
 		lt.reload("v1")
 
+		held := make(chan struct{})
 		lt.mu.Lock()
-		lt.exitNext = errors.New("exit status 2")
+		lt.exitNext, lt.holdWait = errors.New("exit status 2"), held
 		lt.mu.Unlock()
 		lt.build("v2")
-		synctest.Wait() // v2 has exited, and whatever reports it has run
+		synctest.Wait() // v2 has exited, and whatever watches its exit has run
+		close(held)
+		synctest.Wait() // the loop has seen it too
 		if got := lt.servingNow(); len(got) != 1 || isClosed(lt.server("v1").stopped) {
 			t.Fatalf("a build that exited before serving took over: front %v", got)
 		}
