@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,17 +177,11 @@ func (f *front) shutdown(ctx context.Context) {
 	f.server.SetKeepAlivesEnabled(false) // each answer from now on closes its connection
 	f.mu.Lock()
 	close(f.stopping)
-	backends := []*backend{}
-	for _, b := range f.replaced {
-		backends = append(backends, b)
-	}
+	backends := slices.Collect(maps.Values(f.replaced))
 	if b := f.current.Load(); b != nil {
 		backends = append(backends, b)
 	}
-	clients := make([]*clientConn, 0, len(f.clients))
-	for _, c := range f.clients {
-		clients = append(clients, c)
-	}
+	clients := slices.Collect(maps.Values(f.clients))
 	f.mu.Unlock()
 	for _, b := range backends {
 		b.endStreams("devloop is stopping")

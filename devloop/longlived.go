@@ -2,8 +2,10 @@ package main
 
 import (
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,10 +59,7 @@ func (b *backend) watchForStream(resp *http.Response) {
 // WebSocket's close frame.
 func (b *backend) endStreams(reason string) {
 	b.mu.Lock()
-	streams := make([]*stream, 0, len(b.streams))
-	for s := range b.streams {
-		streams = append(streams, s)
-	}
+	streams := slices.Collect(maps.Keys(b.streams))
 	b.mu.Unlock()
 	for _, s := range streams {
 		s.end(reason)

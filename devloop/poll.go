@@ -37,6 +37,10 @@ const (
 	listEvery     = 2 * time.Second        // directories, for files created or removed
 )
 
+// testHookPolling, when a test sets it, is called once the poller has its
+// first view of the files: a save after it is a change.
+var testHookPolling func()
+
 // pollIfNoEvents runs until ctx ends. With poll set it polls from the
 // start (AIR_POLL=true); otherwise it probes, and polls once a save came
 // with no event. Each change it sees when polling is sent on changes.
@@ -59,6 +63,9 @@ func pollIfNoEvents(ctx context.Context, root string, poll bool, changes chan<- 
 		logger.Info("polling for changes from the start (AIR_POLL=true); unset it to have devloop find out whether this mount sends file events")
 	}
 	p := newPoller(root, interval)
+	if testHookPolling != nil {
+		testHookPolling()
+	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {

@@ -112,18 +112,24 @@ func TestPollerSeesFilesCreatedAndRemoved(t *testing.T) {
 // noEvents stands in for a mount that sends no file events.
 func noEvents(string) (*atomic.Bool, func(), error) { return new(atomic.Bool), func() {}, nil }
 
-// watching runs pollIfNoEvents on root and returns its changes, its log,
-// and a channel closed when it returns.
+// watching runs pollIfNoEvents on root, waits until it has its first view
+// of the files, and returns its changes, its log, and a channel closed when
+// it returns.
 func watching(t *testing.T, root string, poll bool, events func(string) (*atomic.Bool, func(), error)) (chan struct{}, *syncBuffer, chan struct{}) {
 	changes := make(chan struct{}, 1)
 	log := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	done, polling := make(chan struct{}), make(chan struct{})
+	testHookPolling = func() { close(polling) }
 	go func() {
 		defer close(done)
 		pollIfNoEvents(ctx, root, poll, changes, slog.New(slog.NewTextHandler(log, nil)), events)
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); <-done; testHookPolling = nil })
+	select {
+	case <-polling:
+	case <-done:
+	}
 	return changes, log, done
 }
 
@@ -148,7 +154,6 @@ func handlersIn(t *testing.T) (root, handlers string) {
 func TestAMountWithNoEventsIsSaidOnceAndPolled(t *testing.T) {
 	root, handlers := handlersIn(t)
 	changes, log, _ := watching(t, root, false, noEvents)
-	time.Sleep(50 * time.Millisecond)
 	writeFile(t, handlers, "package main // first save\n")
 	if !changedWithin(changes, probeInterval+2*time.Second) {
 		t.Fatal("a save with no event was not noticed")
@@ -169,13 +174,7 @@ func TestAMountWithNoEventsIsSaidOnceAndPolled(t *testing.T) {
 // said nothing.
 func TestAMountWithEventsIsLeftToAir(t *testing.T) {
 	root, handlers := handlersIn(t)
-	watched := make(chan struct{})
-	events := func(root string) (*atomic.Bool, func(), error) {
-		defer close(watched)
-		return fsnotifyEvents(root)
-	}
-	changes, log, done := watching(t, root, false, events)
-	<-watched
+	changes, log, done := watching(t, root, false, fsnotifyEvents)
 	writeFile(t, handlers, "package main // saved\n")
 	select {
 	case <-done:
@@ -193,7 +192,6 @@ func TestAMountWithEventsIsLeftToAir(t *testing.T) {
 func TestAirPollTruePollsFromTheStart(t *testing.T) {
 	root, handlers := handlersIn(t)
 	changes, log, _ := watching(t, root, true, nil)
-	time.Sleep(50 * time.Millisecond)
 	writeFile(t, handlers, "package main // saved\n")
 	if !changedWithin(changes, 2*time.Second) {
 		t.Fatal("AIR_POLL=true: a save was not polled")
