@@ -132,8 +132,13 @@ func TestFrontSwitchUnderLoadFailsNoRequest(t *testing.T) {
 			}
 		}()
 	}
+	// Each switch under load: some requests answered since the one before.
+	underLoad := func() {
+		since := ok.Load() + failed.Load()
+		eventually(t, "more requests answered", func() bool { return ok.Load()+failed.Load() >= since+16 })
+	}
 	for i := range 20 {
-		time.Sleep(10 * time.Millisecond)
+		underLoad()
 		next := answering(t, fmt.Sprint("build ", i))
 		f.switchTo(next)
 		// The old build drains as the loop has it: once the front no
@@ -143,7 +148,7 @@ func TestFrontSwitchUnderLoadFailsNoRequest(t *testing.T) {
 		old.Close()
 		old = next
 	}
-	time.Sleep(10 * time.Millisecond)
+	underLoad()
 	cancel()
 	wg.Wait()
 	if failed.Load() > 0 || ok.Load() == 0 {

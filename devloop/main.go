@@ -12,8 +12,9 @@
 //	      devloop: go build ─ start ─ answers? ─ switch the front ─ drain the old one
 //	                ▲  a newer save cancels the build under way
 //
-// Read it top-down: run (this file) wires the parts; loop.go is the reload
-// itself; front.go the published port; relay.go the debug port; server.go
+// Read it top-down: run (this file) wires the parts and the way out; loop.go
+// is the reload itself; front.go the published port, and longlived.go its
+// event streams and WebSockets; relay.go the debug port; server.go
 // how a build's server starts and stops, with or without delve; watch.go
 // starts air and takes its notifications; poll.go notices a mount that
 // sends no file events, and polls it.
