@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // eventStream is a backend whose every answer is an event stream: one
@@ -177,5 +179,48 @@ func TestWSFramesFindsEachFrameEnd(t *testing.T) {
 	}
 	if !f.atBoundary() {
 		t.Fatal("not at a boundary after the last frame")
+	}
+}
+
+// TestFrontWebSocketCloseAsAWebSocketLibraryReadsIt: a client and a server
+// we did not write (gorilla/websocket) talk through the front; when the
+// server's build is let go of, the client reads a close with status 1001
+// and the front's reason, as a browser's onclose would.
+func TestFrontWebSocketCloseAsAWebSocketLibraryReadsIt(t *testing.T) {
+	f, url := startFront(t)
+	upgrader := websocket.Upgrader{}
+	old := serving(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		for {
+			kind, message, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			if err := conn.WriteMessage(kind, message); err != nil {
+				return
+			}
+		}
+	})
+	f.switchTo(old)
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(url, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.WriteMessage(websocket.TextMessage, []byte("echo")); err != nil {
+		t.Fatal(err)
+	}
+	if _, message, err := conn.ReadMessage(); err != nil || string(message) != "echo" {
+		t.Fatalf("through the front: %q %v", message, err)
+	}
+	f.switchTo(answering(t, "next"))
+	returnsPromptly(t, "waitUnused", func() { f.waitUnused(old, time.Hour) })
+	_, _, err = conn.ReadMessage()
+	if !websocket.IsCloseError(err, websocket.CloseGoingAway) || !strings.Contains(err.Error(), "a new build serves") {
+		t.Fatalf("after the switch the client read %v; want a close, going away (1001), with the front's reason", err)
 	}
 }
