@@ -59,9 +59,9 @@ type backend struct {
 	transport *http.Transport
 
 	mu       sync.Mutex
-	requests int  // being answered, long-lived streams aside
-	released bool // waitUnused let go of it: no request may pick it any more
-	unused   chan struct{}
+	requests int                  // being answered, long-lived streams aside
+	released bool                 // waitUnused let go of it: no request may pick it any more
+	unused   chan struct{}        // closed once it is released and nothing is being answered
 	streams  map[*stream]struct{} // server-sent events and WebSockets under way
 }
 
