@@ -133,14 +133,14 @@ func (b *browsers) failed(n int, title, output string) {
 }
 
 // exited is failed for a server that exited before it served, with the
-// last lines it wrote.
-func (b *browsers) exited(n int, s server, why error) {
+// last lines it wrote and its exit status.
+func (b *browsers) exited(n int, s server, status string) {
 	if b == nil {
 		return
 	}
-	output := why.Error()
+	output := status
 	if t, ok := s.(*tailedServer); ok {
-		output = t.tail.lines() + "\n" + output
+		output = t.tail.lines() + "\n" + status
 	}
 	b.failed(n, fmt.Sprintf("build %d exited before it served", n), output)
 }

@@ -199,7 +199,7 @@ func TestBrowserOffPassesEverythingAsTheAppSentIt(t *testing.T) {
 	f, url := startFront(t)
 	var off *browsers
 	off.attach(f)
-	f.switchTo(strings.TrimPrefix(app.URL, "http://"))
+	f.switchTo(app)
 	off.failed(2, "build 2 did not compile", "x")
 	for _, path := range []string{"/", scriptPath} {
 		resp, err := http.Get(url + path)
@@ -259,10 +259,13 @@ func TestLoopTellsThePages(t *testing.T) {
 		},
 		dir:     t.TempDir(),
 		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		drain:   time.Hour, // a fake server drains at once
 		serving: func(server) {},
 		browser: b,
 	}
-	defer l.stopAll()
+	// What run sets up, for calling reload by itself.
+	l.halt, l.haltNow = context.WithCancel(context.Background())
+	defer l.stop(context.Background())
 	broken := func() failure {
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -332,7 +335,7 @@ func TestCaptureKeepsTheLastLinesOfAServerThatExits(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := newBrowsers(slog.New(slog.NewTextHandler(io.Discard, nil)), "/src")
-	start := b.capture(launcher{stdout: io.Discard, stderr: io.Discard, drain: time.Second})
+	start := b.capture(launcher{stdout: io.Discard, stderr: io.Discard})
 	s, err := start(bin)
 	if err != nil {
 		t.Fatal(err)
@@ -341,7 +344,7 @@ func TestCaptureKeepsTheLastLinesOfAServerThatExits(t *testing.T) {
 	if err == nil {
 		t.Fatal("the server that exits was taken to serve")
 	}
-	b.exited(1, s, err)
+	b.exited(1, s, exitStatus(s.Err()))
 	// Its standard output and error come through two pipes: their lines
 	// may interleave either way.
 	out := b.broken.Output

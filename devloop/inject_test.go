@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,12 +18,10 @@ import (
 // half on, and returns the front's URL.
 func behindFront(t *testing.T, handler http.HandlerFunc) (*front, *browsers, string) {
 	t.Helper()
-	app := httptest.NewServer(handler)
-	t.Cleanup(app.Close)
 	f, url := startFront(t)
 	b := newBrowsers(f.log, "/src")
 	b.attach(f)
-	f.switchTo(strings.TrimPrefix(app.URL, "http://"))
+	f.switchTo(serving(t, handler))
 	return f, b, url
 }
 
