@@ -13,8 +13,13 @@
   let overlay = null;
   let dismissed = null; // the output the developer closed
 
+  // sessionStorage throws in a sandboxed frame: there, every reload counts.
+  function remembered() {
+    try { return sessionStorage.getItem(reloadedKey); } catch { return null; }
+  }
+
   function reload(build) {
-    sessionStorage.setItem(reloadedKey, build);
+    try { sessionStorage.setItem(reloadedKey, build); } catch { /* see remembered */ }
     location.reload();
   }
 
@@ -28,7 +33,7 @@
         // A build that took over after this page was asked for may not be
         // the one that served it: reload, once per build.
         if (hello.build && hello.switchedAt > performance.timeOrigin &&
-            sessionStorage.getItem(reloadedKey) !== hello.build) {
+            remembered() !== hello.build) {
           reload(hello.build);
           return;
         }
