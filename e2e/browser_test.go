@@ -116,10 +116,12 @@ func TestBrowser(t *testing.T) {
 			}
 		}},
 
-		{Name: "a page opened meanwhile shows it at once", Run: func(t *testing.T) {
+		{Name: "a page opened meanwhile shows it at once, and it can be dismissed", Run: func(t *testing.T) {
 			do(t, late, "the new tab's overlay", chromedp.Navigate(pageURL), chromedp.WaitReady(harness.PageShows("page v2")),
 				chromedp.WaitVisible(chromedp.CSS(overlayOutput)))
 			checkOverlay(t, late, do)
+			do(t, late, "dismissing the overlay", chromedp.Click(chromedp.CSS(overlay+" button")),
+				chromedp.WaitNotPresent(chromedp.CSS(overlay)))
 		}},
 
 		{Name: "the fix removes it and shows the fixed content", Run: func(t *testing.T) {
