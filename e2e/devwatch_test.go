@@ -11,12 +11,39 @@ import (
 	"e2e/load"
 )
 
-// newModules are modules a project is unlikely to import, each with a
-// deterministic use of it: the dependency step adds the first one the
-// project does not require already.
-var newModules = []struct{ module, version, expr, want string }{
-	{"github.com/rs/xid", "v1.6.0", `xid.NilID().String()`, "00000000000000000000"},
-	{"github.com/cespare/xxhash/v2", "v2.3.0", `fmt.Sprint(xxhash.Sum64String(""))`, "17241709254077376921"},
+// newModule is a module to add, with a use of it whose answer is known.
+type newModule struct {
+	module, version string
+	imports         []string // the module's package, and what expr needs besides
+	expr, want      string
+}
+
+// newModules are modules a project is unlikely to import: the dependency
+// step adds the first one the project does not require already.
+var newModules = []newModule{
+	{"github.com/rs/xid", "v1.6.0", []string{"github.com/rs/xid"}, `xid.NilID().String()`, "00000000000000000000"},
+	{"github.com/cespare/xxhash/v2", "v2.3.0", []string{"fmt", "github.com/cespare/xxhash/v2"}, `fmt.Sprint(xxhash.Sum64String(""))`, "17241709254077376921"},
+}
+
+// markerUsing is the marker's file answering m.expr.
+func markerUsing(m newModule) string {
+	imports := ""
+	for _, path := range m.imports {
+		imports += fmt.Sprintf("\t%q\n", path)
+	}
+	return `package main
+
+import (
+	"net/http"
+
+` + imports + `
+	"github.com/labstack/echo/v4"
+)
+
+func zzE2EMarker(c echo.Context) error {
+	return c.String(http.StatusOK, ` + m.expr + `)
+}
+`
 }
 
 // TestDevWatchAndPolling runs the dev service the two other documented ways:
@@ -46,7 +73,7 @@ func TestDevWatchAndPolling(t *testing.T) {
 
 		{Name: "a new dependency is a save: same container, nothing refused", Run: func(t *testing.T) {
 			required := harness.Command(t, p.Dir, nil, "go", "list", "-m", "all")
-			i := slices.IndexFunc(newModules, func(m struct{ module, version, expr, want string }) bool {
+			i := slices.IndexFunc(newModules, func(m newModule) bool {
 				return !strings.Contains(required, m.module+" ")
 			})
 			if i < 0 {
@@ -59,11 +86,7 @@ func TestDevWatchAndPolling(t *testing.T) {
 			drain := harness.UnderLoadAt(t, addr, harness.MarkerPath, 4, 100, "", func(gen *load.Generator) {
 				// In the order of the docs: go get, use it, go mod tidy.
 				harness.Command(t, p.Dir, nil, "go", "get", m.module+"@"+m.version)
-				harness.WriteFile(t, p.marker, strings.Replace(harness.MarkerSource("placeholder"), `"placeholder"`, m.expr, 1))
-				harness.ReplaceIn(t, p.marker, `"net/http"`, "\"fmt\"\n\t\"net/http\"\n\n\t"+fmt.Sprintf("%q", m.module))
-				if !strings.Contains(m.expr, "fmt.") {
-					harness.ReplaceIn(t, p.marker, "\"fmt\"\n\t", "")
-				}
+				harness.WriteFile(t, p.marker, markerUsing(m))
 				harness.Command(t, p.Dir, nil, "go", "mod", "tidy")
 				t.Logf("save to the new module's answer: %s", p.waitServes(m.want))
 				harness.WaitMore(t, gen, 50)
