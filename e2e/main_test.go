@@ -2,9 +2,10 @@
 // compose against a real engine, through e2e/harness, with containers
 // reached only through ports published on 127.0.0.1.
 //
-// The tests run on a copy of the repository made someone's own first
-// (makeItYours, custom_test.go): a template is cloned to be changed, and
-// its machinery must hold on the user's project, not only on the sample.
+// In the template's repository the tests run on a copy of it made
+// someone's own first (makeItYours, custom_test.go): a template is cloned
+// to be changed, and its machinery must hold on the user's project, not
+// only on the sample. In a user's project they run on the project itself.
 package e2e
 
 import (
@@ -31,9 +32,16 @@ func TestMain(m *testing.M) {
 	for _, name := range []string{"VERSION", "COMMIT", "BUILD_DATE"} {
 		stamp[name] = harness.MakeVariableIn(suite, harness.RepoRoot(), name)
 	}
-	yours := harness.CopyRepo(suite)
-	makeItYours(suite, yours)
-	harness.SetSource(yours)
+	// The template's own repository is made someone's own first; a project
+	// that already is (yours, cloned from the template) is tested as it is.
+	if sample, why := isTheSample(suite, harness.RepoRoot()); sample {
+		yours := harness.CopyRepo(suite)
+		makeItYours(suite, yours)
+		harness.SetSource(yours)
+		customised = true
+	} else {
+		suite.Logf("testing this project as it is (%s), not a customised copy of the template's sample", why)
+	}
 
 	code := m.Run()
 	removeImages(testImage)
