@@ -179,6 +179,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Poll != "false" {
 		go pollIfNoEvents(running, cfg.Watched, cfg.Poll == "true", changes, logger, fsnotifyEvents)
 	}
+	if err := watchNewDirs(running, cfg.Watched, changes); err != nil {
+		logger.Info("could not watch for new directories: a file created in a new one reloads at the next save", "error", err)
+	}
 	loopDone := make(chan struct{})
 	go func() { defer close(loopDone); loop.run(running, changes) }()
 
