@@ -132,7 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		debugger = newRelay(debugListener, logger)
+		debugger = newRelay(debugListener, cfg.Watched, logger)
 		defer debugger.close()
 	}
 
@@ -158,7 +158,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		unused: func(s server) { front.waitUnused(s.Addr(), time.Second) },
 	}
 	if debugger != nil {
-		loop.say = debugger.say
+		loop.say = debugger.console
+		loop.compiling = debugger.compiling
 	}
 
 	// air, the watcher, stops first on the way out: no save starts a build
