@@ -52,7 +52,7 @@ func TestUpstreamWriteToADelveThatReadsNothingGivesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer up.close()
+	defer up.conn.Close() // not up.close: it waits for the lock a blocked write holds
 	done := make(chan error, 1)
 	go func() {
 		// Larger than the kernel's buffers: the write blocks.

@@ -82,3 +82,6 @@ func event(name string, body any) message {
 	e.set("body", body)
 	return e
 }
+
+// String is the message as JSON, for logs and test failures.
+func (m message) String() string { return string(m.bytes()) }

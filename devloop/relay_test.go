@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -580,5 +581,53 @@ func TestRelayPipesDelvesOwnAPIAsItIs(t *testing.T) {
 	got, _ := io.ReadAll(c)
 	if !strings.HasPrefix(string(got), `echo {"method":"RPCServer.State"`) {
 		t.Fatalf("a JSON-RPC client got %q", got)
+	}
+}
+
+func TestRelayARequestUnderWayWhenTheSessionMovesIsAnsweredAndReplayed(t *testing.T) {
+	r, addr, _ := startRelay(t, t.TempDir())
+	release := make(chan struct{})
+	old := startFakeDelveWith(t, func(d *fakeDelve) {
+		d.before = func(_ net.Conn, command string) {
+			if command == "initialize" {
+				<-release
+			}
+		}
+	})
+	var oldAnsweredFirst atomic.Bool
+	next := startFakeDelveWith(t, func(d *fakeDelve) {
+		d.before = func(_ net.Conn, command string) {
+			if command == "initialize" {
+				select {
+				case <-release:
+					oldAnsweredFirst.Store(true)
+				default:
+				}
+			}
+		}
+	})
+	r.switchTo(old.addr)
+	e := dialEditor(t, addr)
+	seq := e.send("initialize", map[string]any{"adapterID": "go"})
+	eventually(t, "the old delve got initialize", func() bool { return old.got() == "initialize" })
+	go r.switchTo(next.addr)
+	eventually(t, "the switch under way", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.serving.n == 2
+	})
+	close(release)
+	for {
+		m := e.read()
+		if m.str("type") == "response" && m.int("request_seq") == seq {
+			if !m.succeeded() {
+				t.Fatalf("the editor's initialize, under way as the session moved, got %v", m)
+			}
+			break
+		}
+	}
+	eventually(t, "the new delve got initialize", func() bool { return next.got() == "initialize" })
+	if !oldAnsweredFirst.Load() {
+		t.Error("the session moved before the old delve answered the request under way")
 	}
 }
