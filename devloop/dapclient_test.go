@@ -12,7 +12,7 @@ import (
 type nobody struct{}
 
 func (nobody) fromDelve(*upstream, message, message) {}
-func (nobody) unanswered(message, error)              {}
+func (nobody) unanswered(message, error)             {}
 
 func TestUpstreamCallThatTimesOutForgetsItsRequest(t *testing.T) {
 	d := startFakeDelveWith(t, func(d *fakeDelve) { d.silent["evaluate"] = true })
