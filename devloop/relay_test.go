@@ -378,6 +378,9 @@ func TestRelayABreakpointForAChangedFileWaitsForTheNextBuild(t *testing.T) {
 	if strings.Contains(old.got(), "[5]") {
 		t.Fatalf("the old build got the new code's line: %s", old.got())
 	}
+	if !strings.HasSuffix(old.got(), "setBreakpoints[3] configurationDone setBreakpoints[]") {
+		t.Errorf("the old build got %s; want the file's breakpoints cleared there, as the editor shows them not verified", old.got())
+	}
 	e.call("threads", nil) // the old build still takes the editor's other requests
 
 	r.compiling() // the save's build

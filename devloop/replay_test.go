@@ -86,7 +86,11 @@ func TestReplayStateHoldsBreakpointsOfAChangedFileForTheNextBuild(t *testing.T) 
 	if len(bps) != 1 || bps[0].Verified || bps[0].Line != 5 || bps[0].ID < firstHeldID {
 		t.Errorf("the editor is answered %+v", bps)
 	}
-	// The build on now keeps line 3 (nothing is sent); the next gets line 5.
+	// The build on now runs none of the file's (the session clears them);
+	// the next gets line 5.
+	if got := commandsOf(st.cleanup()); got != "" {
+		t.Errorf("with the file's breakpoints held, ending the session clears %q in the build on", got)
+	}
 	var lines []string
 	for _, r := range st.replay() {
 		if r.command == "setBreakpoints" {
