@@ -63,7 +63,9 @@ func newReplayState() *replayState { return &replayState{files: map[string]*file
 // where it goes. changed says whether a file (its path in the container)
 // differs from what the build the session is on compiled: breakpoints set
 // against a newer version of a file are held for the next build, whose
-// lines they are, and answered here.
+// lines they are, and answered here; until then the build on now runs none
+// of that file's, so that no request stops at a line the editor does not
+// show, and the editor shows them not verified.
 func (st *replayState) request(m message, changed func(path string) bool) (route, message) {
 	args := m["arguments"]
 	switch m.str("command") {
@@ -75,7 +77,9 @@ func (st *replayState) request(m message, changed func(path string) bool) (route
 		path := sourcePath(args)
 		f := st.file(path)
 		if changed(st.inContainer(path)) {
-			f.next = args
+			// The build on now runs none of the file's breakpoints (the
+			// session clears them there): the editor shows them not verified.
+			f.serving, f.next = nil, args
 			f.shown = st.held(args)
 			return heldForNextBuild, response(m, true, "", map[string]any{"breakpoints": f.shown})
 		}
@@ -220,8 +224,7 @@ func (st *replayState) cleanup() []replayed {
 	var out []replayed
 	for _, path := range slices.Sorted(maps.Keys(st.files)) {
 		if st.files[path].serving != nil {
-			args, _ := json.Marshal(map[string]any{"source": map[string]string{"path": path}, "breakpoints": []any{}})
-			out = append(out, replayed{"setBreakpoints", args})
+			out = append(out, replayed{"setBreakpoints", noBreakpoints(path)})
 		}
 	}
 	if st.functions != nil {
@@ -281,4 +284,10 @@ func sourcePath(args json.RawMessage) string {
 	var a struct{ Source struct{ Path string } }
 	_ = json.Unmarshal(args, &a)
 	return a.Source.Path
+}
+
+// noBreakpoints is setBreakpoints' arguments that clear the file's.
+func noBreakpoints(path string) json.RawMessage {
+	args, _ := json.Marshal(map[string]any{"source": map[string]string{"path": path}, "breakpoints": []any{}})
+	return args
 }

@@ -98,6 +98,13 @@ func (s *session) request(m message) (done bool) {
 		s.end(m)
 		return true
 	case heldForNextBuild:
+		if up != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), answerTimeout)
+			if _, err := up.call(ctx, "setBreakpoints", noBreakpoints(sourcePath(m["arguments"]))); err != nil {
+				s.log.Info("clearing the breakpoints of a changed file in the build serving", "error", err)
+			}
+			cancel()
+		}
 		s.toEditor(answer)
 	case toDelve:
 		if up == nil {
@@ -169,7 +176,12 @@ func (s *session) moveTo(b build) {
 	told := s.state.moved(b.n, answers)
 	// What the replay changed first, then delve's events that came during
 	// it, then whatever comes meanwhile: all in order.
-	s.queue = append(told, s.queue...)
+	for _, e := range s.queue {
+		if e, pass := s.forEditor(e); pass {
+			told = append(told, e)
+		}
+	}
+	s.queue = told
 	s.flushing = true
 	s.mu.Unlock()
 	s.flush()
@@ -247,22 +259,17 @@ func (s *session) fromDelve(up *upstream, m, request message) {
 	} else {
 		switch {
 		case up == s.moving:
-			if m.str("event") != "initialized" { // the editor had it from its first delve
-				s.queue = append(s.queue, m)
-			}
+			s.queue = append(s.queue, m) // moveTo passes them on after the replay
 			s.mu.Unlock()
 			return
 		case up != s.up:
 			s.mu.Unlock()
 			return
 		}
-		switch m.str("event") {
-		case "terminated", "exited":
-			// The app of the current build exited by itself: the next save
-			// starts a new one, and the session goes on.
-			m = event("output", map[string]any{"category": "console", "output": "devloop: the app exited; the next save starts it again\n"})
-		default:
-			s.state.observe(m)
+		var pass bool
+		if m, pass = s.forEditor(m); !pass {
+			s.mu.Unlock()
+			return
 		}
 	}
 	if s.flushing {
@@ -272,6 +279,24 @@ func (s *session) fromDelve(up *upstream, m, request message) {
 	}
 	s.mu.Unlock()
 	s.toEditor(m)
+}
+
+// forEditor is what the editor gets of an event of the delve the session
+// is on, noted in the state; nothing (pass false) for one it must not see.
+// s.mu is held.
+func (s *session) forEditor(e message) (_ message, pass bool) {
+	switch e.str("event") {
+	case "initialized":
+		// A replay's: the editor had it from its first delve, and would
+		// configure the session again.
+		return nil, s.state.attach == nil
+	case "terminated", "exited":
+		// The app of the current build exited by itself: the next save
+		// starts a new one, and the session goes on.
+		return event("output", map[string]any{"category": "console", "output": "devloop: the app exited; the next save starts it again\n"}), true
+	}
+	s.state.observe(e)
+	return e, true
 }
 
 // flush delivers the queue in order, and what joins it meanwhile, then lets
