@@ -446,6 +446,10 @@ func TestRelayEventsOfTheNewDelveDuringTheReplayReachTheEditorAfterIt(t *testing
 	if body.ThreadID != 3 {
 		t.Errorf("the editor got %v", stopped)
 	}
+	// The stop counts as the editor's: an editor that vanishes now leaves
+	// the new build running.
+	e.conn.Close()
+	eventually(t, "the halted thread resumed", func() bool { return strings.Contains(next.got(), `continue{"threadId":3}`) })
 }
 
 func TestRelayABreakpointThatNoLongerBindsIsReported(t *testing.T) {
