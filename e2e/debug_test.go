@@ -394,7 +394,12 @@ func TestDebugLoop(t *testing.T) {
 
 		{Name: "saves under load refuse no request", Run: func(t *testing.T) {
 			gen := load.Start(strings.TrimPrefix(base, "http://"), "/zz-e2e-debug/second", 4, "")
-			defer gen.Stop()
+			stopped := false
+			defer func() { // when the step ended early
+				if !stopped {
+					gen.Stop()
+				}
+			}()
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
 			if err := gen.WaitOK(ctx, 100); err != nil {
@@ -407,6 +412,7 @@ func TestDebugLoop(t *testing.T) {
 				harness.WaitBody(t, time.Minute, first, "first "+text)
 				harness.WaitMore(t, gen, 50)
 			}
+			stopped = true
 			if result := gen.Stop(); len(result.Failed) > 0 {
 				t.Errorf("requests failed during the saves: %v", result.Failed)
 			}
