@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"time"
 )
 
 // relay is the debug port (2345 in the debug service). Every build runs
@@ -116,6 +117,12 @@ func (r *relay) serve() {
 
 func (r *relay) handle(conn net.Conn) {
 	defer conn.Close()
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		// An editor whose network went away without a close is noticed in
+		// about 20 s rather than Go's default of minutes: its session ends,
+		// and what it set is cleared.
+		_ = tcp.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 5 * time.Second, Count: 3})
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), firstBuildWait)
 	_, ok := r.newest(ctx)
 	cancel()
