@@ -42,6 +42,13 @@ type relay struct {
 	sessions map[*session]struct{}
 }
 
+// build is a build that serves, as the relay knows it.
+type build struct {
+	n       int           // counts the switches: a later build has a larger n
+	delve   string        // its delve's address
+	sources sourceVersion // what it was compiled from
+}
+
 func newRelay(l net.Listener, watched string, logger *slog.Logger) *relay {
 	r := &relay{log: logger, listen: l, watched: watched, changed: make(chan struct{}), sessions: map[*session]struct{}{}}
 	go r.serve()

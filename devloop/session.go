@@ -29,11 +29,12 @@ const (
 // ends, however it ends. What it remembers, and the rules of which build a
 // request belongs to, are its replayState's.
 //
-// Locks, always taken in this order, never two of a row at once otherwise:
-// moveMu (a request is decided and sent, the session moves, or it ends:
-// one at a time), then mu (the state; never held across a network write),
-// then writeMu (one message to the editor at a time, with a deadline).
-// upstream.mu is a leaf of its own.
+// Locks: moveMu (a request is decided and sent, the session moves, or it
+// ends: one at a time) comes first, and is held across writes to delve and
+// to the editor, each of which has a deadline. mu (the state) and writeMu
+// (one message to the editor at a time) are taken under it or alone, never
+// one inside the other, and mu never across a write. upstream.mu is a
+// leaf; the relay's mu is never held while a session is called.
 type session struct {
 	log    *slog.Logger
 	editor net.Conn
@@ -52,13 +53,6 @@ type session struct {
 
 	writeMu sync.Mutex
 	seq     int
-}
-
-// build is a build that serves, as the relay knows it.
-type build struct {
-	n       int
-	delve   string        // its delve's address
-	sources sourceVersion // what it was compiled from
 }
 
 func newSession(conn net.Conn, reader *bufio.Reader, logger *slog.Logger) *session {
