@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +18,11 @@ import (
 // firstBuildWait is how long a request that arrives before any build serves
 // (the first `up`, or a first build that does not compile) waits for one.
 const firstBuildWait = 2 * time.Minute
+
+// exitNoticeWait is how long a request that broke off waits to learn
+// whether its server died: a process is reaped within milliseconds of the
+// exit that broke the connection, and the 502 then names the exit status.
+const exitNoticeWait = 250 * time.Millisecond
 
 // front is the published port: an HTTP reverse proxy to the server of the
 // newest build that answered. A reload switches it from one server to the
@@ -35,23 +42,52 @@ type front struct {
 	server  *http.Server
 
 	mu       sync.Mutex
-	replaced map[string]*backend // by address, until waitUnused
+	replaced map[string]*backend      // by address, until waitUnused
+	clients  map[net.Conn]*clientConn // the browsers' connections, for the way out
+	stopping chan struct{}            // closed when shutdown begins
+
+	// Test hooks, nil otherwise: a request waits for the first build; a
+	// request picked its backend and is about to be counted against it.
+	waiting, picked func()
 }
 
 // backend is one build's server behind the front, with its own connection
 // pool, so that switching away from it can close just its idle connections.
 type backend struct {
-	addr      string
+	server    server
 	proxy     *httputil.ReverseProxy
 	transport *http.Transport
-	inFlight  atomic.Int64 // requests the front has sent it, or is about to
+
+	mu       sync.Mutex
+	requests int                  // being answered, long-lived streams aside
+	released bool                 // waitUnused let go of it: no request may pick it any more
+	unused   chan struct{}        // closed once it is released and nothing is being answered
+	streams  map[*stream]struct{} // server-sent events and WebSockets under way
 }
 
+// clientConn is a client's connection to the front, and whether a request
+// on it is being answered: one that is not (idle, preconnected, half-sent)
+// is closed at once on the way out.
+type clientConn struct {
+	net.Conn
+	mu        sync.Mutex
+	answering bool
+	closed    bool
+}
+
+type clientConnKey struct{}
+
 func newFront(logger *slog.Logger) *front {
-	f := &front{log: logger, first: make(chan struct{}), replaced: map[string]*backend{}}
+	f := &front{log: logger, first: make(chan struct{}), replaced: map[string]*backend{},
+		clients: map[net.Conn]*clientConn{}, stopping: make(chan struct{})}
 	// No timeouts of its own: the app behind it has them, and a request
 	// halted at a breakpoint may rightly take minutes.
-	f.server = &http.Server{Handler: f, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	f.server = &http.Server{
+		Handler:     f,
+		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ConnState:   f.track,
+		ConnContext: f.connContext,
+	}
 	return f
 }
 
@@ -63,36 +99,18 @@ func (f *front) serve(l net.Listener) {
 
 func (f *front) close() { _ = f.server.Close() }
 
-// shutdown stops taking requests, waits up to timeout for those under way,
-// and closes every connection to the servers that is not in use. A server's
-// drain would otherwise wait for a connection the front opened for a
-// request that another connection then took: to the server, a connection
-// that has yet to send its first request is busy.
-func (f *front) shutdown(timeout time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	_ = f.server.Shutdown(ctx)
-	if b := f.current.Load(); b != nil {
-		b.transport.CloseIdleConnections()
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, b := range f.replaced {
-		b.transport.CloseIdleConnections()
-	}
-}
-
-// switchTo sends every request from now on to the server at addr. The
-// server before it is about to drain: waitUnused says when it may.
-func (f *front) switchTo(addr string) {
+// switchTo sends every request from now on to s. The server before it is
+// about to drain: waitUnused says when it may.
+func (f *front) switchTo(s server) {
 	transport := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 100,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true, // pass the client's Accept-Encoding through untouched
 	}
-	target := &url.URL{Scheme: "http", Host: addr}
-	b := &backend{addr: addr, transport: transport, proxy: &httputil.ReverseProxy{
+	target := &url.URL{Scheme: "http", Host: s.Addr()}
+	b := &backend{server: s, transport: transport, unused: make(chan struct{}), streams: map[*stream]struct{}{}}
+	b.proxy = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
 			r.Out.Host = r.In.Host // the app sees the Host the client asked for
@@ -100,62 +118,223 @@ func (f *front) switchTo(addr string) {
 		},
 		Transport:     transport,
 		FlushInterval: -1, // stream as the app writes: server-sent events, long polls
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			f.log.Warn("the server did not answer", "addr", addr, "method", r.Method, "uri", r.RequestURI, "error", err)
-			http.Error(w, "devloop: the dev server did not answer ("+err.Error()+"); see the container's log", http.StatusBadGateway)
+		ModifyResponse: func(resp *http.Response) error {
+			b.watchForStream(resp)
+			return nil
 		},
-	}}
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				return // the client went away: nobody to answer, and no fault of the server's
+			}
+			why := b.whyNoAnswer(err)
+			f.log.Warn("the server did not answer", "addr", s.Addr(), "method", r.Method, "uri", r.RequestURI, "error", why)
+			http.Error(w, "devloop: the dev server did not answer ("+why+"); see the container's log", http.StatusBadGateway)
+		},
+	}
 	if old := f.current.Swap(b); old != nil {
 		f.mu.Lock()
-		f.replaced[old.addr] = old
+		f.replaced[old.server.Addr()] = old
 		f.mu.Unlock()
 	}
 	f.once.Do(func() { close(f.first) })
 }
 
-// waitUnused returns once every request the front sent the server at addr
-// has been answered, or after max, and closes the front's idle connections
-// to it. Only then may that server drain: a request the front has chosen it
-// for but not yet written would meet a closed connection and fail. (One
-// that takes longer than max is under way in the app, whose drain waits for
-// it.)
-func (f *front) waitUnused(addr string, max time.Duration) {
+// waitUnused returns once every request the front sent s has been answered,
+// or after max, having ended s's long-lived streams (an EventSource or a
+// WebSocket reconnects, to the new build) and closed the front's idle
+// connections to it. Only then may s drain: a request the front has chosen
+// it for but not yet written would meet a closed connection and fail, and
+// an open stream would hold its drain to the end. (A request that takes
+// longer than max is under way in the app, whose drain waits for it.)
+func (f *front) waitUnused(s server, max time.Duration) {
 	f.mu.Lock()
-	b := f.replaced[addr]
-	delete(f.replaced, addr)
+	b := f.replaced[s.Addr()]
+	delete(f.replaced, s.Addr())
 	f.mu.Unlock()
 	if b == nil {
 		return
 	}
-	for deadline := time.Now().Add(max); b.inFlight.Load() > 0 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
+	b.mu.Lock()
+	b.released = true
+	b.noteUnused()
+	b.mu.Unlock()
+	select {
+	case <-b.unused:
+	case <-time.After(max):
 	}
+	b.endStreams("a new build serves: reconnect")
 	b.transport.CloseIdleConnections()
 }
 
+// shutdown is the front's way out, bounded by ctx: it stops accepting, ends
+// every long-lived stream, closes at once every client connection with no
+// request being answered (idle keep-alives, a browser's preconnected
+// sockets, half-sent requests: none has anything to lose), and waits for
+// the requests being answered, meanwhile the servers drain. Then it closes
+// every connection to the servers: to a server, a connection the front
+// dialed and never used is busy, and its drain would wait for it.
+func (f *front) shutdown(ctx context.Context) {
+	f.server.SetKeepAlivesEnabled(false) // each answer from now on closes its connection
+	f.mu.Lock()
+	close(f.stopping)
+	backends := slices.Collect(maps.Values(f.replaced))
+	if b := f.current.Load(); b != nil {
+		backends = append(backends, b)
+	}
+	clients := slices.Collect(maps.Values(f.clients))
+	f.mu.Unlock()
+	for _, b := range backends {
+		b.endStreams("devloop is stopping")
+		b.transport.CloseIdleConnections()
+	}
+	for _, c := range clients {
+		c.closeUnlessAnswering()
+	}
+	if err := f.server.Shutdown(ctx); err != nil {
+		f.close() // the bound came: what is left is cut off
+	}
+	for _, b := range backends {
+		b.transport.CloseIdleConnections()
+	}
+}
+
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b := f.current.Load()
-	if b == nil {
+	if c, ok := r.Context().Value(clientConnKey{}).(*clientConn); ok && !c.answer() {
+		return // the way out closed its connection: nobody to answer
+	}
+	if f.current.Load() == nil {
+		if f.waiting != nil {
+			f.waiting()
+		}
 		select {
 		case <-f.first:
 		case <-r.Context().Done():
+			return
+		case <-f.stopping:
+			http.Error(w, "devloop is stopping", http.StatusServiceUnavailable)
 			return
 		case <-time.After(firstBuildWait):
 			http.Error(w, "devloop: no build is serving yet; see the container's log", http.StatusServiceUnavailable)
 			return
 		}
 	}
-	// Count the request against the backend before using it, then check it
-	// is still the current one: a switch in between is then either seen
-	// here, or waited for by waitUnused.
+	b := f.pick()
+	counted := &countedRequest{}
+	defer b.answered(counted)
+	b.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), countedRequestKey{}, counted)))
+}
+
+// pick is the current backend, counted against for one request. A switch
+// between reading f.current and counting is caught by the count: a backend
+// that waitUnused has let go of takes no request, and the loop reads the
+// new current one.
+func (f *front) pick() *backend {
 	for {
-		b = f.current.Load()
-		b.inFlight.Add(1)
-		if f.current.Load() == b {
-			break
+		b := f.current.Load()
+		if f.picked != nil {
+			f.picked()
 		}
-		b.inFlight.Add(-1)
+		if b.take() {
+			return b
+		}
 	}
-	defer b.inFlight.Add(-1)
-	b.proxy.ServeHTTP(w, r)
+}
+
+// countedRequest is one request counted against its backend, until it is
+// answered, or its answer turns out to be a long-lived stream.
+type countedRequest struct{ stream bool }
+
+type countedRequestKey struct{}
+
+func (b *backend) take() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.released {
+		return false
+	}
+	b.requests++
+	return true
+}
+
+func (b *backend) answered(req *countedRequest) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !req.stream {
+		b.requests--
+		b.noteUnused()
+	}
+}
+
+// noteUnused closes unused once waitUnused has let go of b and nothing is
+// being answered; b.mu is held.
+func (b *backend) noteUnused() {
+	if b.released && b.requests == 0 {
+		select {
+		case <-b.unused:
+		default:
+			close(b.unused)
+		}
+	}
+}
+
+// whyNoAnswer is what a 502 says: when the server died, how (it broke the
+// connection as it exited), else the proxy's error.
+func (b *backend) whyNoAnswer(err error) string {
+	select {
+	case <-b.server.Done():
+		return "the server exited, " + exitStatus(b.server.Err()) + "; the next save starts a new build"
+	case <-time.After(exitNoticeWait):
+		return err.Error()
+	}
+}
+
+// connContext registers each client connection as the server accepts it,
+// and puts it in the context of every request on it, for ServeHTTP to mark
+// it as being answered. One accepted as the front stops is closed: nothing
+// was sent on it yet.
+func (f *front) connContext(ctx context.Context, conn net.Conn) context.Context {
+	c := &clientConn{Conn: conn}
+	f.mu.Lock()
+	select {
+	case <-f.stopping:
+		c.closed = true
+		_ = conn.Close()
+	default:
+		f.clients[conn] = c
+	}
+	f.mu.Unlock()
+	return context.WithValue(ctx, clientConnKey{}, c)
+}
+
+// track notes when a client connection's answer is written (it is idle
+// again) and when it is gone.
+func (f *front) track(conn net.Conn, state http.ConnState) {
+	f.mu.Lock()
+	c := f.clients[conn]
+	if state == http.StateClosed || state == http.StateHijacked {
+		delete(f.clients, conn)
+	}
+	f.mu.Unlock()
+	if c != nil && state == http.StateIdle {
+		c.mu.Lock()
+		c.answering = false
+		c.mu.Unlock()
+	}
+}
+
+// answer marks c as being answered, unless the way out closed it.
+func (c *clientConn) answer() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.answering = !c.closed
+	return !c.closed
+}
+
+func (c *clientConn) closeUnlessAnswering() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.answering {
+		c.closed = true
+		_ = c.Conn.Close()
+	}
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,13 +30,38 @@ func startFront(t testing.TB) (*front, string) {
 	return f, "http://" + l.Addr().String()
 }
 
-// answering is a backend that answers every request with body.
-func answering(t testing.TB, body string) *httptest.Server {
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, body)
-	}))
+// backendServer is an httptest server as the front sees a build's server.
+type backendServer struct {
+	*httptest.Server
+	done chan struct{}
+	err  error
+}
+
+func (s *backendServer) Addr() string               { return strings.TrimPrefix(s.URL, "http://") }
+func (s *backendServer) DebugAddr() string          { return "" }
+func (s *backendServer) Wait(context.Context) error { return nil }
+func (s *backendServer) Stop(context.Context) error { s.Close(); return nil }
+func (s *backendServer) Done() <-chan struct{}      { return s.done }
+func (s *backendServer) Err() error                 { return s.err }
+
+// exit closes the server as a process that exits with err would.
+func (s *backendServer) exit(err error) {
+	s.CloseClientConnections()
+	s.Close()
+	s.err = err
+	close(s.done)
+}
+
+// serving is a backend running handler.
+func serving(t testing.TB, handler http.HandlerFunc) *backendServer {
+	s := &backendServer{Server: httptest.NewServer(handler), done: make(chan struct{})}
 	t.Cleanup(s.Close)
 	return s
+}
+
+// answering is a backend that answers every request with body.
+func answering(t testing.TB, body string) *backendServer {
+	return serving(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) })
 }
 
 func get(t testing.TB, client *http.Client, url string) (string, error) {
@@ -51,34 +78,19 @@ func get(t testing.TB, client *http.Client, url string) (string, error) {
 }
 
 func TestFrontRequestsBeforeTheFirstBuildWaitForIt(t *testing.T) {
-	f := newFront(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	arrived := make(chan struct{}, 1)
-	f.server.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateActive {
-			arrived <- struct{}{}
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go f.serve(l)
-	t.Cleanup(f.close)
+	f, url := startFront(t)
+	waiting := make(chan struct{}, 1)
+	f.waiting = func() { waiting <- struct{}{} }
 	got := make(chan string, 1)
 	go func() {
-		body, err := get(t, http.DefaultClient, "http://"+l.Addr().String())
+		body, err := get(t, http.DefaultClient, url)
 		if err != nil {
 			body = err.Error()
 		}
 		got <- body
 	}()
-	<-arrived // the request is with the front, and no build serves yet
-	select {
-	case body := <-got:
-		t.Fatalf("with no build yet the request was answered at once: %q", body)
-	case <-time.After(50 * time.Millisecond):
-	}
-	f.switchTo(strings.TrimPrefix(answering(t, "first").URL, "http://"))
+	<-waiting // the request is with the front, and no build serves yet
+	f.switchTo(answering(t, "first"))
 	if body := <-got; body != "first" {
 		t.Fatalf("a request made before the first build got %q", body)
 	}
@@ -91,7 +103,7 @@ func TestFrontRequestsBeforeTheFirstBuildWaitForIt(t *testing.T) {
 func TestFrontSwitchUnderLoadFailsNoRequest(t *testing.T) {
 	f, url := startFront(t)
 	old := answering(t, "old")
-	f.switchTo(strings.TrimPrefix(old.URL, "http://"))
+	f.switchTo(old)
 	ctx, cancel := context.WithCancel(context.Background())
 	var ok, failed atomic.Int64
 	var firstErr atomic.Value
@@ -120,18 +132,23 @@ func TestFrontSwitchUnderLoadFailsNoRequest(t *testing.T) {
 			}
 		}()
 	}
+	// Each switch under load: some requests answered since the one before.
+	underLoad := func() {
+		since := ok.Load() + failed.Load()
+		eventually(t, "more requests answered", func() bool { return ok.Load()+failed.Load() >= since+16 })
+	}
 	for i := range 20 {
-		time.Sleep(10 * time.Millisecond)
+		underLoad()
 		next := answering(t, fmt.Sprint("build ", i))
-		f.switchTo(strings.TrimPrefix(next.URL, "http://"))
+		f.switchTo(next)
 		// The old build drains as the loop has it: once the front no
 		// longer uses it. Close waits for its requests, then closes its
 		// connections, as the app's Shutdown does.
-		f.waitUnused(strings.TrimPrefix(old.URL, "http://"), time.Second)
+		f.waitUnused(old, time.Second)
 		old.Close()
 		old = next
 	}
-	time.Sleep(10 * time.Millisecond)
+	underLoad()
 	cancel()
 	wg.Wait()
 	if failed.Load() > 0 || ok.Load() == 0 {
@@ -142,29 +159,99 @@ func TestFrontSwitchUnderLoadFailsNoRequest(t *testing.T) {
 	}
 }
 
-func TestFrontServerThatDoesNotAnswerIs502WithAReason(t *testing.T) {
+// TestFrontRequestPickingAServerAsItIsLetGoGoesToTheNext: a request that
+// read the current server just before a switch, and is counted against it
+// only after waitUnused let go of it, must not go there (that server is
+// draining, or gone): the count says so, and the request takes the new one.
+func TestFrontRequestPickingAServerAsItIsLetGoGoesToTheNext(t *testing.T) {
+	f, url := startFront(t)
+	old, next := answering(t, "old"), answering(t, "next")
+	f.switchTo(old)
+	picked, proceed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	f.picked = func() {
+		once.Do(func() {
+			close(picked)
+			<-proceed
+		})
+	}
+	got := make(chan string, 1)
+	go func() {
+		body, err := get(t, &http.Client{Transport: &http.Transport{}}, url)
+		if err != nil {
+			body += err.Error()
+		}
+		got <- body
+	}()
+	<-picked // it read the old server as the current one
+	f.switchTo(next)
+	f.waitUnused(old, time.Second)
+	old.Close() // its drain
+	close(proceed)
+	if body := <-got; body != "next" {
+		t.Fatalf("a request that picked the old server as it was let go of got %q; want the next server's answer", body)
+	}
+}
+
+// TestFrontServerThatExitedIs502NamingItsExitStatus: the 502 of a server
+// that died says how, and where to look.
+func TestFrontServerThatExitedIs502NamingItsExitStatus(t *testing.T) {
 	f, url := startFront(t)
 	gone := answering(t, "gone")
-	f.switchTo(strings.TrimPrefix(gone.URL, "http://"))
-	gone.Close()
+	f.switchTo(gone)
+	gone.exit(errors.New("exit status 3"))
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "container's log") {
-		t.Fatalf("got %d %q; want 502 saying where to look", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "exit status 3") || !strings.Contains(string(body), "container's log") {
+		t.Fatalf("got %d %q; want 502 naming the exit status and where to look", resp.StatusCode, body)
+	}
+}
+
+// TestFrontClientThatCancelsIsNoServerFailure: a client that goes away
+// before its answer is not logged as a server that did not answer.
+func TestFrontClientThatCancelsIsNoServerFailure(t *testing.T) {
+	var log syncBuffer
+	f := newFront(slog.New(slog.NewTextHandler(&log, nil)))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go f.serve(l)
+	t.Cleanup(f.close)
+	arrived := make(chan struct{})
+	slow := serving(t, func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-r.Context().Done() // the front gave up on it, as its client did
+	})
+	f.switchTo(slow)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+l.Addr().String(), nil)
+	go func() {
+		<-arrived
+		cancel()
+	}()
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("a cancelled request got an answer")
+	}
+	b := f.current.Load()
+	eventually(t, "the front to be done with the request", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.requests == 0
+	})
+	if strings.Contains(log.String(), "did not answer") {
+		t.Fatalf("a client's cancel was logged as the server's failure:\n%s", log.String())
 	}
 }
 
 func TestFrontKeepsTheClientsHostHeader(t *testing.T) {
 	f, url := startFront(t)
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, r.Host)
-	}))
-	t.Cleanup(s.Close)
-	f.switchTo(strings.TrimPrefix(s.URL, "http://"))
+	s := serving(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Host) })
+	f.switchTo(s)
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Host = "shop.localhost:1323"
 	resp, err := http.DefaultClient.Do(req)
@@ -178,17 +265,103 @@ func TestFrontKeepsTheClientsHostHeader(t *testing.T) {
 	}
 }
 
+// TestFrontShutdownClosesWhatCarriesNoRequestAtOnce: on the way out, an
+// idle keep-alive connection, a preconnected socket with nothing sent and
+// a half-sent request are closed at once, while a request being answered
+// gets its whole answer; shutdown then returns, with no bound needed.
+func TestFrontShutdownClosesWhatCarriesNoRequestAtOnce(t *testing.T) {
+	f, url := startFront(t)
+	inFlight, finish := make(chan struct{}), make(chan struct{})
+	f.switchTo(serving(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(inFlight)
+			<-finish
+		}
+		io.WriteString(w, "answered")
+	}))
+	addr := strings.TrimPrefix(url, "http://")
+	dial := func() net.Conn {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	idle := dial()
+	if _, err := io.WriteString(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	idleReader := bufio.NewReader(idle)
+	if resp, err := http.ReadResponse(idleReader, nil); err != nil {
+		t.Fatal(err)
+	} else if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	preconnected := dial()
+	halfSent := dial()
+	if _, err := io.WriteString(halfSent, "GET / HTTP/1.1\r\nHost: x\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	answer := make(chan string, 1)
+	go func() {
+		body, err := get(t, &http.Client{Transport: &http.Transport{}}, url+"/slow")
+		answer <- body + fmt.Sprint(err)
+	}()
+	<-inFlight
+	eventually(t, "the front to know of the preconnected and the half-sent connection", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.clients) == 4
+	})
+
+	shutdownDone := make(chan struct{})
+	go func() { defer close(shutdownDone); f.shutdown(context.Background()) }()
+	for name, r := range map[string]io.Reader{"idle keep-alive": idleReader, "preconnected": preconnected, "half-sent": halfSent} {
+		closedAtOnce(t, name, r)
+	}
+	select {
+	case <-shutdownDone:
+		t.Fatal("shutdown returned with a request still being answered")
+	default:
+	}
+	close(finish)
+	if got := <-answer; got != "answered<nil>" {
+		t.Errorf("the request being answered as the front stopped got %q", got)
+	}
+	<-shutdownDone
+}
+
+// closedAtOnce fails t unless the front closes the connection r reads
+// (within a bound that only ends a broken test).
+func closedAtOnce(t *testing.T, name string, r io.Reader) {
+	t.Helper()
+	got := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(r)
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		if err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
+			t.Errorf("%s connection: %v", name, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("the %s connection was not closed on the way out", name)
+	}
+}
+
 // TestFrontShutdownLeavesTheServerNothingToWaitFor: after the front's
 // shutdown, a server's own Shutdown finds no connection of the front's
 // still open, also one the front dialed and never used.
 func TestFrontShutdownLeavesTheServerNothingToWaitFor(t *testing.T) {
 	f, url := startFront(t)
 	var conns atomic.Int64
-	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(5 * time.Millisecond)
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(5 * time.Millisecond) // long enough for requests to overlap, and the front to dial more
 		io.WriteString(w, "ok")
 	}))
-	s.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+	hs.Config.ConnState = func(_ net.Conn, state http.ConnState) {
 		switch state {
 		case http.StateNew:
 			conns.Add(1)
@@ -196,9 +369,9 @@ func TestFrontShutdownLeavesTheServerNothingToWaitFor(t *testing.T) {
 			conns.Add(-1)
 		}
 	}
-	s.Start()
-	t.Cleanup(s.Close)
-	f.switchTo(strings.TrimPrefix(s.URL, "http://"))
+	hs.Start()
+	t.Cleanup(hs.Close)
+	f.switchTo(&backendServer{Server: hs, done: make(chan struct{})})
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
@@ -208,7 +381,7 @@ func TestFrontShutdownLeavesTheServerNothingToWaitFor(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	f.shutdown(time.Second)
+	f.shutdown(context.Background())
 	eventually(t, "every connection of the front's closed", func() bool { return conns.Load() == 0 })
 }
 
@@ -221,7 +394,7 @@ func TestFrontShutdownLeavesTheServerNothingToWaitFor(t *testing.T) {
 func BenchmarkFront(b *testing.B) {
 	server := answering(b, "Hello, World!")
 	f, frontURL := startFront(b)
-	f.switchTo(strings.TrimPrefix(server.URL, "http://"))
+	f.switchTo(server)
 	for _, bench := range []struct{ name, url string }{{"direct", server.URL}, {"front", frontURL}} {
 		b.Run(bench.name, func(b *testing.B) {
 			client := &http.Client{Transport: &http.Transport{}}

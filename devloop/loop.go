@@ -26,10 +26,12 @@ type server interface {
 	// Wait returns nil once the server accepts connections, or an error when
 	// it exits first or ctx ends.
 	Wait(ctx context.Context) error
-	// Stop lets it drain its requests and end, and returns once it is gone;
-	// the error says why it did not drain.
-	Stop() error
+	// Stop lets it drain its requests and end, killing it when ctx ends
+	// first, and returns once it is gone; the error says why it did not
+	// drain.
+	Stop(ctx context.Context) error
 	Done() <-chan struct{} // closed when the process has exited
+	Err() error            // once Done is closed: nil for exit status 0, else the status or signal
 }
 
 // loop is the reload: for each change, build while the current server goes
@@ -41,35 +43,41 @@ type server interface {
 type loop struct {
 	builder builder
 	launch  func(bin string) (server, error)
-	dir     string       // a directory per build, removed when its server is gone
-	log     *slog.Logger // one line per reload
-	serving func(server) // points the fronts at the server taking over
+	dir     string        // a directory per build, removed when its server is gone
+	log     *slog.Logger  // one line per reload
+	drain   time.Duration // how long a replaced server may take to drain before it is killed
+	serving func(server)  // points the fronts at the server taking over
 	// unused waits until the fronts no longer use a server they were
 	// switched away from, so that it may drain; nil: no wait.
 	unused func(server)
 	// compiling, when set, is called as each build starts compiling: the
 	// debugger notes the source version that build runs (relay.compiling).
 	compiling func()
-	// say puts a line in the attached editors' debug consoles (the debug
-	// service); category is DAP's: console or stderr. nil: nowhere.
-	say     func(category, text string)
-	current *generation    // the build serving now; nil before the first
-	builds  int            // builds started, to number them
-	retired sync.WaitGroup // servers draining
+	// console puts a line in the attached editors' debug consoles (the
+	// debug service); category is DAP's: console or stderr. nil: nowhere.
+	console  func(category, text string)
+	current  *generation    // the build serving now; nil before the first
+	builds   int            // builds started, to number them
+	draining sync.WaitGroup // servers stopping
+	// halt ends every drain under way at once: the way out's bound has
+	// come (stop).
+	halt    context.Context
+	haltNow context.CancelFunc
 }
 
 // generation is one build and, once started, its server.
 type generation struct {
-	n       int
-	dir     string
-	server  server
-	retired atomic.Bool // replaced or stopped: its exit is expected
+	n      int
+	dir    string
+	server server
+	// exitExpected is set once devloop stops it: its exit is no crash.
+	exitExpected atomic.Bool
 }
 
-// run reloads on every value from changes until ctx ends, then stops every
-// server, letting each drain, and returns when all are gone.
+// run reloads on every value from changes until ctx ends. The servers go on
+// running: stop ends them.
 func (l *loop) run(ctx context.Context, changes <-chan struct{}) {
-	defer l.stopAll()
+	l.halt, l.haltNow = context.WithCancel(context.Background())
 	for {
 		select {
 		case <-ctx.Done():
@@ -82,6 +90,18 @@ func (l *loop) run(ctx context.Context, changes <-chan struct{}) {
 	}
 }
 
+// stop stops every server, the one serving and those still draining after
+// a reload, each draining, and returns once all are gone: those still
+// there when ctx ends are killed. Call it once run has returned.
+func (l *loop) stop(ctx context.Context) {
+	if l.current != nil {
+		l.retire(l.current, nil)
+		l.current = nil
+	}
+	defer context.AfterFunc(ctx, l.haltNow)()
+	l.draining.Wait()
+}
+
 // reload makes one attempt and reports whether a newer change superseded it.
 func (l *loop) reload(ctx context.Context, changes <-chan struct{}) (superseded bool) {
 	l.builds++
@@ -91,7 +111,7 @@ func (l *loop) reload(ctx context.Context, changes <-chan struct{}) (superseded 
 	if l.compiling != nil {
 		l.compiling()
 	}
-	err, superseded := l.build(ctx, changes, bin)
+	superseded, err := l.build(ctx, changes, bin)
 	if superseded || ctx.Err() != nil {
 		_ = os.RemoveAll(g.dir)
 		return superseded
@@ -99,16 +119,7 @@ func (l *loop) reload(ctx context.Context, changes <-chan struct{}) (superseded 
 	built := time.Since(start)
 	if err != nil {
 		_ = os.RemoveAll(g.dir)
-		var messages string
-		if be, ok := errors.AsType[*buildError](err); ok {
-			messages = be.messages
-		}
-		if l.current != nil {
-			l.log.Info("the build failed; the last good build serves until the next save", "serving", l.current.n)
-			l.tell("stderr", fmt.Sprintf("%sdevloop: the build failed; build %d serves until the next save", messages, l.current.n))
-		} else {
-			l.log.Info("the build failed; nothing serves until a save that compiles")
-		}
+		l.buildFailed(err)
 		return false
 	}
 
@@ -120,13 +131,10 @@ func (l *loop) reload(ctx context.Context, changes <-chan struct{}) (superseded 
 		return false
 	}
 	g.server = s
-	go l.watch(g)
-	err, superseded = l.waitServing(ctx, changes, s)
+	superseded, err = l.waitServing(ctx, changes, s)
 	if superseded || ctx.Err() != nil || err != nil {
 		if err != nil && ctx.Err() == nil {
-			l.log.Info("the new build exited before it served; the last good build serves until the next save",
-				"build", g.n, "error", err)
-			l.tell("stderr", fmt.Sprintf("devloop: build %d exited before it served (%v); see the container's log", g.n, err))
+			l.startFailed(g)
 		}
 		l.retire(g, nil)
 		return superseded
@@ -135,6 +143,7 @@ func (l *loop) reload(ctx context.Context, changes <-chan struct{}) (superseded 
 	l.serving(s)
 	old := l.current
 	l.current = g
+	go l.reportCrash(g)
 	started := time.Since(start)
 	attrs := []any{"build", g.n, "compiled", built.Round(time.Millisecond), "started", started.Round(time.Millisecond)}
 	if old != nil {
@@ -142,77 +151,110 @@ func (l *loop) reload(ctx context.Context, changes <-chan struct{}) (superseded 
 		l.retire(old, l.unused)
 	}
 	l.log.Info("serving", attrs...)
-	l.tell("console", fmt.Sprintf("devloop: build %d serving (compiled in %s, started in %s)", g.n,
+	l.toConsole("console", fmt.Sprintf("devloop: build %d serving (compiled in %s, started in %s)", g.n,
 		built.Round(time.Millisecond), started.Round(time.Millisecond)))
 	return false
 }
 
-func (l *loop) tell(category, text string) {
-	if l.say != nil {
-		l.say(category, text)
+// buildFailed says so, with the compiler's messages in the debug console;
+// a build that failed with no message from the compiler (no go command, a
+// full disk) has its own error logged.
+func (l *loop) buildFailed(err error) {
+	var messages string
+	if be, ok := errors.AsType[*buildError](err); ok {
+		messages = be.messages
+	}
+	var attrs []any
+	if messages == "" {
+		attrs = append(attrs, "error", err)
+		messages = err.Error() + "\n"
+	}
+	if l.current == nil {
+		l.log.Info("the build failed; nothing serves until a save that compiles", attrs...)
+		return
+	}
+	l.log.Info("the build failed; the last good build serves until the next save", append(attrs, "serving", l.current.n)...)
+	l.toConsole("stderr", fmt.Sprintf("%sdevloop: the build failed; build %d serves until the next save", messages, l.current.n))
+}
+
+// startFailed says that g, built, exited before it served; its own output,
+// above in the log, says why. Wait returns an error only for that, or
+// when ctx ends, which the caller has ruled out.
+func (l *loop) startFailed(g *generation) {
+	status := exitStatus(g.server.Err())
+	if l.current == nil {
+		l.log.Info("the new build exited before it served; nothing serves until a save that starts", "build", g.n, "status", status)
+		return
+	}
+	l.log.Info("the new build exited before it served; the last good build serves until the next save",
+		"build", g.n, "status", status, "serving", l.current.n)
+	l.toConsole("stderr", fmt.Sprintf("devloop: build %d exited before it served (%s); build %d serves until the next save; see the container's log",
+		g.n, status, l.current.n))
+}
+
+func (l *loop) toConsole(category, text string) {
+	if l.console != nil {
+		l.console(category, text)
 	}
 }
 
 // build runs the builder, cancelling it when a change comes in.
-func (l *loop) build(ctx context.Context, changes <-chan struct{}, out string) (err error, superseded bool) {
+func (l *loop) build(ctx context.Context, changes <-chan struct{}, out string) (superseded bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err, false
+		return false, err
 	}
 	return unlessChanged(ctx, changes, func(ctx context.Context) error { return l.builder.build(ctx, out) })
 }
 
 // waitServing waits for s to accept connections, giving up when a change
 // comes in.
-func (l *loop) waitServing(ctx context.Context, changes <-chan struct{}, s server) (err error, superseded bool) {
+func (l *loop) waitServing(ctx context.Context, changes <-chan struct{}, s server) (superseded bool, err error) {
 	return unlessChanged(ctx, changes, s.Wait)
 }
 
 // unlessChanged runs work, cancelling it when a change comes in first, and
 // says which came first.
-func unlessChanged(ctx context.Context, changes <-chan struct{}, work func(context.Context) error) (err error, superseded bool) {
+func unlessChanged(ctx context.Context, changes <-chan struct{}, work func(context.Context) error) (superseded bool, err error) {
 	workCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- work(workCtx) }()
 	select {
 	case err := <-done:
-		return err, false
+		return false, err
 	case <-changes:
 		cancel()
 		<-done
-		return nil, true
+		return true, nil
 	}
 }
 
-// retire stops g's server in the background, draining it, and removes its
-// build once it is gone. unused, when given, is waited for first.
+// retire stops g's server in the background, letting it drain for up to
+// l.drain (less when stop's bound comes first), and removes its build once
+// it is gone. unused, when given, is waited for first.
 func (l *loop) retire(g *generation, unused func(server)) {
-	g.retired.Store(true)
-	l.retired.Add(1)
+	g.exitExpected.Store(true)
+	l.draining.Add(1)
 	go func() {
-		defer l.retired.Done()
+		defer l.draining.Done()
 		if unused != nil {
 			unused(g.server)
 		}
-		if err := g.server.Stop(); err != nil {
+		ctx, cancel := context.WithTimeout(l.halt, l.drain)
+		defer cancel()
+		if err := g.server.Stop(ctx); err != nil {
 			l.log.Info("a server ended without draining", "build", g.n, "reason", err)
 		}
 		_ = os.RemoveAll(g.dir)
 	}()
 }
 
-// watch says so when a server exits that nothing stopped: a crash, or an
-// os.Exit in the app. The front answers 502 until the next save.
-func (l *loop) watch(g *generation) {
+// reportCrash says so when the serving server g exits and nothing stopped
+// it: a crash, or an os.Exit in the app. The front answers 502, naming the
+// same exit status, until the next save.
+func (l *loop) reportCrash(g *generation) {
 	<-g.server.Done()
-	if !g.retired.Load() {
-		l.log.Info("the server exited by itself; the next save starts a new one", "build", g.n)
+	if !g.exitExpected.Load() {
+		l.log.Info("the server exited by itself; the next save starts a new build", "build", g.n, "status", exitStatus(g.server.Err()))
 	}
-}
-
-func (l *loop) stopAll() {
-	if l.current != nil {
-		l.retire(l.current, nil)
-	}
-	l.retired.Wait()
 }

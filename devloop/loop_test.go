@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -19,6 +19,7 @@ type fakeBuilder struct {
 	source  func() string
 	release chan struct{} // one value per build allowed to finish
 	started chan string   // the source each build started with
+	fail    error         // a failure with no compiler output, when set
 }
 
 func (b *fakeBuilder) build(ctx context.Context, out string) error {
@@ -29,8 +30,11 @@ func (b *fakeBuilder) build(ctx context.Context, out string) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if b.fail != nil {
+		return b.fail
+	}
 	if strings.Contains(src, "syntax error") {
-		return errors.New("does not compile")
+		return &buildError{err: errors.New("exit status 1"), messages: "app/handlers.go:1:1: syntax error\n"}
 	}
 	return os.WriteFile(out, []byte(src), 0o644)
 }
@@ -39,25 +43,49 @@ func (b *fakeBuilder) build(ctx context.Context, out string) error {
 type fakeServer struct {
 	version string
 	exitErr error // exits with this before serving, when set
-	stopped chan struct{}
-	done    chan struct{}
-	once    sync.Once
+	// Stop drains at once, unless hangs: then it drains only when its ctx
+	// ends (it is killed).
+	hangs   bool
+	stopped chan struct{} // closed when Stop is called
+	// held, when set, holds Wait after the exit until closed: a real
+	// server's exit shows in Done before Wait, which polls, sees it.
+	held chan struct{}
+	done chan struct{}
+	once sync.Once
+	err  error // how it exited, once done is closed
 }
 
 func (s *fakeServer) Addr() string          { return s.version }
 func (s *fakeServer) DebugAddr() string     { return "" }
 func (s *fakeServer) Done() <-chan struct{} { return s.done }
+func (s *fakeServer) Err() error            { return s.err }
 func (s *fakeServer) Wait(ctx context.Context) error {
 	if s.exitErr != nil {
-		s.once.Do(func() { close(s.done) })
-		return s.exitErr
+		s.exit(s.exitErr)
+		if s.held != nil {
+			<-s.held
+		}
+		return fmt.Errorf("exited before it served: %v", s.exitErr)
 	}
 	return nil
 }
-func (s *fakeServer) Stop() error {
+func (s *fakeServer) Stop(ctx context.Context) error {
 	close(s.stopped)
-	s.once.Do(func() { close(s.done) })
+	if s.hangs {
+		<-ctx.Done()
+		s.exit(errors.New("signal: killed"))
+		return errNotDrained
+	}
+	s.exit(nil)
 	return nil
+}
+
+// exit ends the server as the process would, with err as its status.
+func (s *fakeServer) exit(err error) {
+	s.once.Do(func() {
+		s.err = err
+		close(s.done)
+	})
 }
 
 // loopTest runs a loop with the fakes; serving is what the front points at.
@@ -66,23 +94,50 @@ type loopTest struct {
 	mu       sync.Mutex
 	source   string
 	serving  []string // every server the front was pointed at, in order
+	unused   []string // every server waited for before its drain, in order
 	launched []*fakeServer
 	builder  *fakeBuilder
 	changes  chan struct{}
 	cancel   context.CancelFunc
 	done     chan struct{}
-	exitNext error  // the next server launched exits with it before serving
-	dir      string // where the loop keeps its builds
+	exitNext error         // the next server launched exits with it before serving
+	holdWait chan struct{} // and its Wait returns only once this is closed
+	hangNext bool          // the next server launched does not drain until killed
+	dir      string        // where the loop keeps its builds
+	loop     *loop
+	log      *syncBuffer
+	console  []string
+	// holdSwitch, when set, holds each switch of the front until a value
+	// comes.
+	holdSwitch chan struct{}
+}
+
+// syncBuffer is a log the loop's goroutines write while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startLoop(t *testing.T, source string) *loopTest {
-	lt := &loopTest{t: t, source: source, changes: make(chan struct{}, 1), done: make(chan struct{}), dir: t.TempDir()}
+	lt := &loopTest{t: t, source: source, changes: make(chan struct{}, 1), done: make(chan struct{}), dir: t.TempDir(), log: &syncBuffer{}}
 	lt.builder = &fakeBuilder{
 		source:  func() string { lt.mu.Lock(); defer lt.mu.Unlock(); return lt.source },
 		release: make(chan struct{}, 100),
 		started: make(chan string, 100),
 	}
-	l := &loop{
+	lt.loop = &loop{
 		builder: lt.builder,
 		launch: func(bin string) (server, error) {
 			data, err := os.ReadFile(bin)
@@ -91,18 +146,43 @@ func startLoop(t *testing.T, source string) *loopTest {
 			}
 			lt.mu.Lock()
 			defer lt.mu.Unlock()
-			s := &fakeServer{version: string(data), exitErr: lt.exitNext, stopped: make(chan struct{}), done: make(chan struct{})}
-			lt.exitNext = nil
+			s := &fakeServer{version: string(data), exitErr: lt.exitNext, held: lt.holdWait, hangs: lt.hangNext,
+				stopped: make(chan struct{}), done: make(chan struct{})}
+			lt.exitNext, lt.holdWait, lt.hangNext = nil, nil, false
 			lt.launched = append(lt.launched, s)
 			return s, nil
 		},
-		dir:     lt.dir,
-		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		serving: func(s server) { lt.mu.Lock(); lt.serving = append(lt.serving, s.Addr()); lt.mu.Unlock() },
+		dir:   lt.dir,
+		log:   slog.New(slog.NewTextHandler(lt.log, nil)),
+		drain: time.Hour, // a fake server drains at once, or only when killed
+		serving: func(s server) {
+			lt.mu.Lock()
+			hold := lt.holdSwitch
+			lt.mu.Unlock()
+			if hold != nil {
+				<-hold
+			}
+			lt.mu.Lock()
+			lt.serving = append(lt.serving, s.Addr())
+			lt.mu.Unlock()
+		},
+		unused: func(s server) {
+			lt.mu.Lock()
+			defer lt.mu.Unlock()
+			if isClosed(s.(*fakeServer).stopped) {
+				lt.t.Errorf("%s was stopped before the front stopped using it", s.Addr())
+			}
+			lt.unused = append(lt.unused, s.Addr())
+		},
+		console: func(category, text string) {
+			lt.mu.Lock()
+			defer lt.mu.Unlock()
+			lt.console = append(lt.console, category+": "+text)
+		},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	lt.cancel = cancel
-	go func() { defer close(lt.done); l.run(ctx, lt.changes) }()
+	go func() { defer close(lt.done); lt.loop.run(ctx, lt.changes) }()
 	t.Cleanup(lt.stop)
 	return lt
 }
@@ -179,9 +259,15 @@ func (lt *loopTest) server(version string) *fakeServer {
 	return launched
 }
 
+// stop ends the loop and stops its servers, as devloop's way out does.
 func (lt *loopTest) stop() {
+	lt.stopWithin(context.Background())
+}
+
+func (lt *loopTest) stopWithin(ctx context.Context) {
 	lt.cancel()
 	<-lt.done
+	lt.loop.stop(ctx)
 }
 
 func isClosed(c <-chan struct{}) bool {
@@ -193,18 +279,38 @@ func isClosed(c <-chan struct{}) bool {
 	}
 }
 
+// TestLoopSwitchesToTheNewBuildThenDrainsTheOld: the old server is stopped
+// only once the front points at the new one and no longer uses the old.
+// The switch is held while everything else that could run runs
+// (synctest.Wait): a stop of the old server before it would show then.
 func TestLoopSwitchesToTheNewBuildThenDrainsTheOld(t *testing.T) {
-	lt := startLoop(t, "v1")
-	lt.reload("v1")
+	synctest.Test(t, func(t *testing.T) {
+		lt := startLoop(t, "v1")
+		lt.reload("v1")
 
-	lt.save("v2")
-	lt.buildStarts()
-	if isClosed(lt.server("v1").stopped) {
-		t.Fatal("the old server was stopped before the new build was ready")
-	}
-	lt.finishBuild()
-	lt.servingEventually("v2")
-	eventually(t, "the old server to be stopped", func() bool { return isClosed(lt.server("v1").stopped) })
+		hold := make(chan struct{})
+		lt.mu.Lock()
+		lt.holdSwitch = hold
+		lt.mu.Unlock()
+		lt.save("v2")
+		lt.buildStarts()
+		if isClosed(lt.server("v1").stopped) {
+			t.Fatal("the old server was stopped while the new build compiled")
+		}
+		lt.finishBuild()
+		synctest.Wait() // the loop is at the switch to v2, and nothing else can move
+		if isClosed(lt.server("v1").stopped) {
+			t.Fatal("the old server was stopped before the front switched to the new one")
+		}
+		close(hold)
+		lt.servingEventually("v2")
+		eventually(t, "the old server to be stopped", func() bool { return isClosed(lt.server("v1").stopped) })
+		lt.mu.Lock()
+		defer lt.mu.Unlock()
+		if len(lt.unused) != 1 || lt.unused[0] != "v1" {
+			t.Fatalf("servers waited for before their drain: %v; want v1", lt.unused)
+		}
+	})
 }
 
 func TestLoopCompileErrorKeepsTheLastGoodBuild(t *testing.T) {
@@ -212,6 +318,9 @@ func TestLoopCompileErrorKeepsTheLastGoodBuild(t *testing.T) {
 	lt.reload("v1")
 
 	lt.build("v2 syntax error")
+	eventually(t, "a line saying the build failed and the last good one serves", func() bool {
+		return strings.Contains(lt.log.String(), "the build failed; the last good build serves until the next save")
+	})
 	lt.save("v3")
 	lt.buildStarts()
 	// The failed build touched nothing: v1 served throughout.
@@ -220,6 +329,28 @@ func TestLoopCompileErrorKeepsTheLastGoodBuild(t *testing.T) {
 	}
 	lt.finishBuild()
 	lt.servingEventually("v3")
+}
+
+// TestLoopBuildFailureWithoutCompilerOutputSaysWhy: a build that fails
+// before the compiler says anything (no go command, a full disk) logs its
+// own error; a compiler's failure goes to the debug console with its
+// messages.
+func TestLoopBuildFailureWithoutCompilerOutputSaysWhy(t *testing.T) {
+	lt := startLoop(t, "v1")
+	lt.reload("v1")
+	lt.builder.fail = errors.New(`exec: "go": executable file not found in $PATH`)
+	lt.build("v2")
+	eventually(t, "the build's failure in the log", func() bool {
+		return strings.Contains(lt.log.String(), "the build failed")
+	})
+	if log := lt.log.String(); !strings.Contains(log, `executable file not found`) {
+		t.Errorf("a build that failed with no compiler output logged no reason:\n%s", log)
+	}
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	if len(lt.console) < 2 || !strings.Contains(lt.console[1], "executable file not found") {
+		t.Errorf("the debug console got %q; want the build's error", lt.console)
+	}
 }
 
 func TestLoopBurstEndsWithOneServerOfTheLastSave(t *testing.T) {
@@ -244,28 +375,107 @@ func TestLoopBurstEndsWithOneServerOfTheLastSave(t *testing.T) {
 	}
 }
 
+// TestLoopBuildThatExitsBeforeServingLeavesTheOld: the old build serves on,
+// and the log has one line for it, which says so and names the exit status
+// (no line saying a serving server exited).
 func TestLoopBuildThatExitsBeforeServingLeavesTheOld(t *testing.T) {
-	lt := startLoop(t, "v1")
-	lt.reload("v1")
+	synctest.Test(t, func(t *testing.T) {
+		lt := startLoop(t, "v1")
+		lt.reload("v1")
 
-	lt.mu.Lock()
-	lt.exitNext = errors.New("exit status 1")
-	lt.mu.Unlock()
-	lt.build("v2")
-	// v2 exits; then v3 comes and takes over from v1.
-	eventually(t, "v2 to exit", func() bool { return isClosed(lt.server("v2").done) })
-	if got := lt.servingNow(); len(got) != 1 || isClosed(lt.server("v1").stopped) {
-		t.Fatalf("a build that exited before serving took over: front %v", got)
-	}
-	lt.reload("v3")
+		held := make(chan struct{})
+		lt.mu.Lock()
+		lt.exitNext, lt.holdWait = errors.New("exit status 2"), held
+		lt.mu.Unlock()
+		lt.build("v2")
+		synctest.Wait() // v2 has exited, and whatever watches its exit has run
+		close(held)
+		synctest.Wait() // the loop has seen it too
+		if got := lt.servingNow(); len(got) != 1 || isClosed(lt.server("v1").stopped) {
+			t.Fatalf("a build that exited before serving took over: front %v", got)
+		}
+		log := lt.log.String()
+		if n := strings.Count(log, "build=2"); n != 1 ||
+			!strings.Contains(log, `msg="the new build exited before it served; the last good build serves until the next save" build=2 status="exit status 2" serving=1`) {
+			t.Errorf("want one line for build 2, saying it exited before it served, with its status, and that build 1 serves:\n%s", log)
+		}
+		lt.reload("v3")
+	})
+}
+
+func TestLoopFirstBuildThatExitsBeforeServingSaysNothingServes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lt := startLoop(t, "v1")
+		lt.mu.Lock()
+		lt.exitNext = errors.New("exit status 2")
+		lt.mu.Unlock()
+		lt.build("v1")
+		synctest.Wait()
+		if log := lt.log.String(); !strings.Contains(log, "nothing serves until a save that starts") || strings.Contains(log, "last good build") {
+			t.Errorf("with no build before, the line must say nothing serves:\n%s", log)
+		}
+	})
+}
+
+// TestLoopSaysHowAServerExitedByItself: a crash or an os.Exit is logged
+// with the exit status; a server devloop stopped is not reported.
+func TestLoopSaysHowAServerExitedByItself(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lt := startLoop(t, "v1")
+		lt.reload("v1")
+		lt.reload("v2") // v1 is stopped: no crash
+		lt.server("v2").exit(errors.New("exit status 3"))
+		synctest.Wait()
+		log := lt.log.String()
+		if !strings.Contains(log, `msg="the server exited by itself; the next save starts a new build" build=2 status="exit status 3"`) {
+			t.Errorf("no line names the crashed server and its exit status:\n%s", log)
+		}
+		if strings.Contains(log, "build=1 status") {
+			t.Errorf("the server devloop stopped was reported as a crash:\n%s", log)
+		}
+	})
 }
 
 func TestLoopStopDrainsEveryServer(t *testing.T) {
 	lt := startLoop(t, "v1")
 	lt.reload("v1")
 	lt.stop()
-	if !isClosed(lt.server("v1").stopped) {
+	if !isClosed(lt.server("v1").stopped) || !isClosed(lt.server("v1").done) {
 		t.Fatal("the serving build was not stopped when the loop ended")
+	}
+}
+
+// TestLoopStopHasOneBound: when stop's ctx ends, every server still there
+// is killed, the one serving and one still draining after a reload, and
+// stop returns, though each would drain for an hour (the loop's drain).
+func TestLoopStopHasOneBound(t *testing.T) {
+	lt := startLoop(t, "v1")
+	lt.mu.Lock()
+	lt.hangNext = true
+	lt.mu.Unlock()
+	lt.reload("v1")
+	lt.mu.Lock()
+	lt.hangNext = true
+	lt.mu.Unlock()
+	lt.reload("v2")
+	eventually(t, "v1 to be draining", func() bool { return isClosed(lt.server("v1").stopped) })
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); lt.stopWithin(ctx) }()
+	eventually(t, "v2 to be draining", func() bool { return isClosed(lt.server("v2").stopped) })
+	cancel() // the bound
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stop did not return when its bound came: a drain went on")
+	}
+	for _, v := range []string{"v1", "v2"} {
+		if !isClosed(lt.server(v).done) {
+			t.Errorf("%s was still running when stop returned", v)
+		}
+	}
+	if log := lt.log.String(); strings.Count(log, "a server ended without draining") != 2 {
+		t.Errorf("want a line for each server killed:\n%s", log)
 	}
 }
 

@@ -12,8 +12,9 @@
 //	      devloop: go build ─ start ─ answers? ─ switch the front ─ drain the old one
 //	                ▲  a newer save cancels the build under way
 //
-// Read it top-down: run (this file) wires the parts; loop.go is the reload
-// itself; front.go the published port; relay.go the debug port; server.go
+// Read it top-down: run (this file) wires the parts and the way out; loop.go
+// is the reload itself; front.go the published port, and longlived.go its
+// event streams and WebSockets; relay.go the debug port; server.go
 // how a build's server starts and stops, with or without delve; watch.go
 // starts air and takes its notifications; poll.go notices a mount that
 // sends no file events, and polls it.
@@ -21,6 +22,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +30,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -42,13 +45,16 @@ func main() {
 // config is what devloop reads from its environment; compose.yaml and the
 // dev image set it.
 type config struct {
-	Dir         string        // DEVLOOP_DIR: builds and the control socket (a tmpfs)
-	Listen      string        // DEVLOOP_LISTEN: the front, the address compose publishes
-	DebugListen string        // DLV_LISTEN: set in the debug service; every build runs under delve
-	GCFlags     string        // DEV_GCFLAGS: the dev image's compiler flags (docker/Dockerfile)
-	Package     string        // what to build, relative to the working directory
-	Watched     string        // the directory air watches (.air.toml's include_dir)
-	Drain       time.Duration // how long an old server may take to drain before it is killed
+	Dir         string // DEVLOOP_DIR: builds and the control socket (a tmpfs)
+	Listen      string // DEVLOOP_LISTEN: the front, the address compose publishes
+	DebugListen string // DLV_LISTEN: set in the debug service; every build runs under delve
+	GCFlags     string // DEV_GCFLAGS: the dev image's compiler flags (docker/Dockerfile)
+	Package     string // what to build, relative to the working directory
+	Watched     string // the directory air watches (.air.toml's include_dir)
+	// How long an old server may take to drain before it is killed, and
+	// the bound of the whole way out (compose.yaml's stop_grace_period is
+	// above it).
+	Drain time.Duration
 	// AIR_POLL: "true" polls from the start, "false" never; unset, devloop
 	// finds out whether the mount sends file events (poll.go).
 	Poll string
@@ -100,8 +106,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return notify(ctx, control)
 	}
 
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first SIGINT or SIGTERM begins the way out; a second ends it at
+	// once.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.LevelKey {
@@ -124,7 +133,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go front.serve(frontListener)
 	defer front.close()
 
-	launch := launcher{stdout: stdout, stderr: stderr, drain: cfg.Drain}
+	launch := launcher{stdout: stdout, stderr: stderr}
 	var debugger *relay
 	if cfg.DebugListen != "" {
 		launch.debug = true
@@ -147,43 +156,81 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		launch:  launch.start,
 		dir:     filepath.Join(cfg.Dir, "builds"),
 		log:     logger,
+		drain:   cfg.Drain,
 		// The debugger first: the breakpoints are set in the new build
 		// before it gets a request.
 		serving: func(s server) {
 			if debugger != nil {
 				debugger.switchTo(s.DebugAddr())
 			}
-			front.switchTo(s.Addr())
+			front.switchTo(s)
 		},
-		unused: func(s server) { front.waitUnused(s.Addr(), time.Second) },
+		unused: func(s server) { front.waitUnused(s, time.Second) },
 	}
 	if debugger != nil {
-		loop.say = debugger.console
+		loop.console = debugger.console
 		loop.compiling = debugger.compiling
 	}
 
-	// air, the watcher, stops first on the way out: no save starts a build
-	// while the servers drain.
 	airExited, stopAir, err := startAir(args[1:], stdout, stderr)
 	if err != nil {
 		return err
 	}
+	running, stopRunning := context.WithCancel(context.Background())
 	if cfg.Poll != "false" {
-		go watchForNoEvents(ctx, cfg.Watched, cfg.Poll == "true", changes, logger, fsnotifyEvents)
+		go pollIfNoEvents(running, cfg.Watched, cfg.Poll == "true", changes, logger, fsnotifyEvents)
 	}
-	loopCtx, stopLoop := context.WithCancel(context.Background())
 	loopDone := make(chan struct{})
-	go func() { defer close(loopDone); loop.run(loopCtx, changes) }()
+	go func() { defer close(loopDone); loop.run(running, changes) }()
 
 	var airErr error
 	select {
+	case <-signals:
 	case <-ctx.Done():
-		stopAir()
 	case err := <-airExited:
 		airErr = fmt.Errorf("air exited: %v", err)
 	}
-	front.shutdown(cfg.Drain)
-	stopLoop()
-	<-loopDone // every server has drained
-	return airErr
+	return wayOut(cfg.Drain, signals, logger, airErr, func(ctx context.Context) {
+		stopRunning()
+		<-loopDone // no build under way, and none starts
+		var wg sync.WaitGroup
+		wg.Go(func() { stopAir(ctx) })
+		wg.Go(func() { front.shutdown(ctx) })
+		wg.Go(func() { loop.stop(ctx) })
+		wg.Wait()
+	})
+}
+
+// wayOut runs stop, every part of the way out at the same time (air, the
+// front's drain, the servers' drains), with one bound: the app's drain and
+// a second to exit (below compose.yaml's stop_grace_period, so that Docker
+// never has to kill). What is left when it comes is killed; a second signal
+// brings it at once. Its last line says which.
+func wayOut(bound time.Duration, signals <-chan os.Signal, logger *slog.Logger, err error, stop func(context.Context)) error {
+	begun := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	second := make(chan struct{})
+	go func() {
+		select {
+		case <-signals:
+			close(second)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	stop(ctx)
+	took := time.Since(begun).Round(time.Millisecond)
+	select {
+	case <-second:
+		logger.Info("stopped at once on a second signal: the servers were killed", "took", took)
+		return errors.Join(err, errors.New("stopped by a second signal, without draining"))
+	default:
+	}
+	if ctx.Err() != nil {
+		logger.Info("stopped: the bound came before every request was answered; what was left was killed", "took", took, "bound", bound)
+	} else {
+		logger.Info("stopped: everything ended by itself within the bound", "took", took)
+	}
+	return err
 }

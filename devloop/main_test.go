@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -47,4 +50,51 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestWayOutEndsAtOnceOnASecondSignal: the parts of the way out get a ctx
+// that a second signal ends; the error says the drain was cut short.
+func TestWayOutEndsAtOnceOnASecondSignal(t *testing.T) {
+	var log syncBuffer
+	signals := make(chan os.Signal, 1)
+	stopping := make(chan struct{})
+	result := make(chan error, 1)
+	go func() {
+		result <- wayOut(time.Hour, signals, slog.New(slog.NewTextHandler(&log, nil)), nil, func(ctx context.Context) {
+			close(stopping)
+			<-ctx.Done() // a server that would drain for the whole bound
+		})
+	}()
+	<-stopping
+	signals <- os.Interrupt
+	select {
+	case err := <-result:
+		if err == nil || !strings.Contains(log.String(), "second signal") {
+			t.Fatalf("after a second signal: %v; log:\n%s", err, log.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a second signal did not end the way out")
+	}
+}
+
+// TestWayOutSaysWhetherTheBoundCame: its last line tells a stop where
+// everything ended by itself from one where the bound cut it short.
+func TestWayOutSaysWhetherTheBoundCame(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		stop  func(context.Context)
+		bound time.Duration
+		want  string
+	}{
+		{"drained", func(context.Context) {}, time.Hour, "everything ended by itself"},
+		{"cut short", func(ctx context.Context) { <-ctx.Done() }, time.Millisecond, "the bound came"},
+	} {
+		var log syncBuffer
+		if err := wayOut(tc.bound, nil, slog.New(slog.NewTextHandler(&log, nil)), nil, tc.stop); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if !strings.Contains(log.String(), tc.want) {
+			t.Errorf("%s: the last line does not say %q:\n%s", tc.name, tc.want, log.String())
+		}
+	}
 }

@@ -37,11 +37,15 @@ const (
 	listEvery     = 2 * time.Second        // directories, for files created or removed
 )
 
-// watchForNoEvents runs until ctx ends. With poll set it polls from the
+// testHookPolling, when a test sets it, is called once the poller has its
+// first view of the files: a save after it is a change.
+var testHookPolling func()
+
+// pollIfNoEvents runs until ctx ends. With poll set it polls from the
 // start (AIR_POLL=true); otherwise it probes, and polls once a save came
 // with no event. Each change it sees when polling is sent on changes.
 // fileEvents watches root (fsnotifyEvents, or a test's stand-in).
-func watchForNoEvents(ctx context.Context, root string, poll bool, changes chan<- struct{}, logger *slog.Logger,
+func pollIfNoEvents(ctx context.Context, root string, poll bool, changes chan<- struct{}, logger *slog.Logger,
 	fileEvents func(root string) (announced *atomic.Bool, stop func(), err error)) {
 	announced := new(atomic.Bool)
 	if !poll {
@@ -59,6 +63,9 @@ func watchForNoEvents(ctx context.Context, root string, poll bool, changes chan<
 		logger.Info("polling for changes from the start (AIR_POLL=true); unset it to have devloop find out whether this mount sends file events")
 	}
 	p := newPoller(root, interval)
+	if testHookPolling != nil {
+		testHookPolling()
+	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -113,18 +112,25 @@ func TestPollerSeesFilesCreatedAndRemoved(t *testing.T) {
 // noEvents stands in for a mount that sends no file events.
 func noEvents(string) (*atomic.Bool, func(), error) { return new(atomic.Bool), func() {}, nil }
 
-// watching runs watchForNoEvents on root and returns its changes and log.
-func watching(t *testing.T, root string, poll bool, events func(string) (*atomic.Bool, func(), error)) (chan struct{}, *bytes.Buffer) {
+// watching runs pollIfNoEvents on root, waits until it has its first view
+// of the files, and returns its changes, its log, and a channel closed when
+// it returns.
+func watching(t *testing.T, root string, poll bool, events func(string) (*atomic.Bool, func(), error)) (chan struct{}, *syncBuffer, chan struct{}) {
 	changes := make(chan struct{}, 1)
-	var log bytes.Buffer
+	log := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	done, polling := make(chan struct{}), make(chan struct{})
+	testHookPolling = func() { close(polling) }
 	go func() {
 		defer close(done)
-		watchForNoEvents(ctx, root, poll, changes, slog.New(slog.NewTextHandler(&log, nil)), events)
+		pollIfNoEvents(ctx, root, poll, changes, slog.New(slog.NewTextHandler(log, nil)), events)
 	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return changes, &log
+	t.Cleanup(func() { cancel(); <-done; testHookPolling = nil })
+	select {
+	case <-polling:
+	case <-done:
+	}
+	return changes, log, done
 }
 
 // changedWithin says whether a change came in within d.
@@ -147,8 +153,7 @@ func handlersIn(t *testing.T) (root, handlers string) {
 
 func TestAMountWithNoEventsIsSaidOnceAndPolled(t *testing.T) {
 	root, handlers := handlersIn(t)
-	changes, log := watching(t, root, false, noEvents)
-	time.Sleep(50 * time.Millisecond)
+	changes, log, _ := watching(t, root, false, noEvents)
 	writeFile(t, handlers, "package main // first save\n")
 	if !changedWithin(changes, probeInterval+2*time.Second) {
 		t.Fatal("a save with no event was not noticed")
@@ -164,23 +169,29 @@ func TestAMountWithNoEventsIsSaidOnceAndPolled(t *testing.T) {
 	}
 }
 
+// TestAMountWithEventsIsLeftToAir: once a save came with a file event,
+// devloop stops looking (it returns), having sent no change of its own and
+// said nothing.
 func TestAMountWithEventsIsLeftToAir(t *testing.T) {
 	root, handlers := handlersIn(t)
-	changes, log := watching(t, root, false, fsnotifyEvents)
-	time.Sleep(50 * time.Millisecond)
+	changes, log, done := watching(t, root, false, fsnotifyEvents)
 	writeFile(t, handlers, "package main // saved\n")
-	if changedWithin(changes, probeInterval+time.Second) {
+	select {
+	case <-done:
+	case <-time.After(probeInterval + 5*time.Second):
+		t.Fatal("devloop still looks at a mount that sends events")
+	}
+	if len(changes) != 0 {
 		t.Fatal("a save on a mount with events made devloop reload on its own; air does that")
 	}
-	if log.Len() != 0 {
+	if log.String() != "" {
 		t.Errorf("devloop logged on a mount with events: %s", log)
 	}
 }
 
 func TestAirPollTruePollsFromTheStart(t *testing.T) {
 	root, handlers := handlersIn(t)
-	changes, log := watching(t, root, true, nil)
-	time.Sleep(50 * time.Millisecond)
+	changes, log, _ := watching(t, root, true, nil)
 	writeFile(t, handlers, "package main // saved\n")
 	if !changedWithin(changes, 2*time.Second) {
 		t.Fatal("AIR_POLL=true: a save was not polled")

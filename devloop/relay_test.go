@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -180,24 +179,6 @@ func startRelay(t *testing.T, watched string) (*relay, string, *syncBuffer) {
 	r := newRelay(l, watched, slog.New(slog.NewTextHandler(log, nil)))
 	t.Cleanup(r.close)
 	return r, l.Addr().String(), log
-}
-
-// syncBuffer is a log written by several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.String()
 }
 
 func dialEditor(t *testing.T, addr string) *editor {

@@ -60,7 +60,6 @@ func (e *buildError) Error() string { return e.err.Error() }
 type launcher struct {
 	debug          bool
 	stdout, stderr io.Writer
-	drain          time.Duration // how long a server may take to drain
 }
 
 func (l launcher) start(bin string) (server, error) {
@@ -69,7 +68,7 @@ func (l launcher) start(bin string) (server, error) {
 		return nil, err
 	}
 	port := ports[0]
-	p := &process{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), drain: l.drain, done: make(chan struct{})}
+	p := &process{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), done: make(chan struct{})}
 	cmd := exec.Command(bin)
 	if l.debug {
 		p.debugAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
@@ -120,7 +119,6 @@ type process struct {
 	cmd       *exec.Cmd
 	addr      string
 	debugAddr string
-	drain     time.Duration
 	done      chan struct{}
 	exitErr   error // set before done closes
 }
@@ -128,6 +126,10 @@ type process struct {
 func (p *process) Addr() string          { return p.addr }
 func (p *process) DebugAddr() string     { return p.debugAddr }
 func (p *process) Done() <-chan struct{} { return p.done }
+
+// Err says how the process ended, once Done is closed: nil for exit status
+// 0, else exec's error, which names the status or the signal.
+func (p *process) Err() error { return p.exitErr }
 
 func (p *process) Wait(ctx context.Context) error {
 	tick := time.NewTicker(2 * time.Millisecond)
@@ -140,7 +142,7 @@ func (p *process) Wait(ctx context.Context) error {
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("exited: %v", p.exitErr)
+			return fmt.Errorf("exited before it served: %s", exitStatus(p.exitErr))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
@@ -148,52 +150,94 @@ func (p *process) Wait(ctx context.Context) error {
 	}
 }
 
+// exitStatus is how a process ended, as a person reads it: "exit status 3",
+// "signal: segmentation fault".
+func exitStatus(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
 // Why a server ended without draining.
 var (
-	errHalted   = errors.New("it was halted at a breakpoint, so it could not drain; its delve ended it")
-	errNotDrain = errors.New("it did not drain in time and was killed")
+	errHalted     = errors.New("it was halted at a breakpoint, so it could not drain; its delve ended it")
+	errNotDrained = errors.New("it did not drain in time and was killed")
 )
 
-// Stop sends the app SIGINT, its signal to drain (as air would), and waits.
+// Stop sends the app SIGINT, its signal to drain (as air would), and waits
+// until it is gone; when ctx ends first, it kills it. Every signal goes
+// through a handle on the process (a pidfd), never to a bare pid, which
+// the kernel may have given to another process once this one was reaped.
+//
 // Under delve the app is delve's child: a headless delve answers a signal
 // of its own by killing the app with no drain, so the signal goes to the
 // app, and delve, which outlives its debuggee for its clients, goes after.
 // An app halted at a breakpoint cannot drain; delve ends it.
-func (p *process) Stop() error {
+func (p *process) Stop(ctx context.Context) error {
+	if p.debugAddr == "" {
+		_ = p.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-p.done:
+			return nil
+		case <-ctx.Done():
+			_ = p.cmd.Process.Kill()
+			<-p.done
+			return errNotDrained
+		}
+	}
 	var err error
-	app := p.cmd.Process.Pid
-	if p.debugAddr != "" {
-		app = childOf(app)
+	app := debuggee(p.cmd.Process.Pid)
+	if app != nil {
+		defer app.Release()
+		_ = app.Signal(syscall.SIGINT)
+		if err = waitGone(ctx, app.Pid, p.cmd.Process.Pid); errors.Is(err, errNotDrained) {
+			_ = app.Kill()
+		}
 	}
-	if app > 0 {
-		_ = syscall.Kill(app, syscall.SIGINT)
-		err = p.waitGone(app)
-	}
-	if p.debugAddr != "" {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
-	case <-time.After(3 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		if app > 0 {
-			_ = syscall.Kill(app, syscall.SIGKILL)
+	case <-ctx.Done():
+		_ = p.cmd.Process.Kill()
+		if app != nil {
+			_ = app.Kill() // delve's end does not end its debuggee: a traced process goes on once let go
 		}
 		<-p.done
-		err = cmp.Or(err, errNotDrain)
+		err = cmp.Or(err, errNotDrained)
 	}
 	return err
 }
 
-// waitGone waits for pid to exit, for at most the drain; it gives up sooner
-// on a process its debugger holds stopped (at a breakpoint), which cannot act
-// on a signal.
-func (p *process) waitGone(pid int) error {
-	const tick = 20 * time.Millisecond
+// debuggee is the app delve (pid) started, by a handle that stays its own:
+// found through /proc, then checked to be delve's child once held. nil when
+// delve has none.
+func debuggee(delve int) *os.Process {
+	pid := childOf(delve)
+	if pid == 0 {
+		return nil
+	}
+	app, err := os.FindProcess(pid) // on Linux, a pidfd
+	if err != nil {
+		return nil
+	}
+	if _, ppid, ok := procStat(pid); !ok || ppid != delve {
+		app.Release() // it exited, and the pid is someone else's now
+		return nil
+	}
+	return app
+}
+
+// waitGone waits for pid, delve's child, to exit, until ctx ends; it gives
+// up sooner on a process its debugger holds stopped (at a breakpoint),
+// which cannot act on a signal. Only /proc is read: nothing is sent to pid.
+func waitGone(ctx context.Context, pid, delve int) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	held := 0
-	for deadline := time.Now().Add(p.drain); time.Now().Before(deadline); time.Sleep(tick) {
-		state, _, ok := procStat(pid)
-		if !ok || state == 'Z' {
+	for {
+		state, ppid, ok := procStat(pid)
+		if !ok || state == 'Z' || ppid != delve {
 			return nil
 		}
 		// A moment in tracing stop is delve passing the signal on; staying
@@ -205,8 +249,12 @@ func (p *process) waitGone(pid int) error {
 		} else {
 			held = 0
 		}
+		select {
+		case <-ctx.Done():
+			return errNotDrained
+		case <-tick.C:
+		}
 	}
-	return errNotDrain
 }
 
 // procStat reads pid's state letter (R, S, t, Z...) and parent from /proc.

@@ -6,18 +6,31 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
 // TestMain lets the test binary stand in for the app: with DEVLOOP_TEST_APP
-// set it serves on PORT as the app does, draining on SIGINT.
+// set it serves on PORT as the app does, draining on SIGINT ("serve"),
+// exits at once with status 3 ("exit"), or serves and never drains
+// ("hang"). Named dlv (on a PATH the test sets), it stands in for delve.
 func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == "dlv" {
+		actLikeDelve(os.Args[1:])
+		return
+	}
 	switch os.Getenv("DEVLOOP_TEST_APP") {
 	case "serve":
-		serveLikeTheApp()
+		serveLikeTheApp(true)
+		return
+	case "hang":
+		signal.Ignore(os.Interrupt)
+		serveLikeTheApp(false)
 		return
 	case "exit":
 		os.Exit(3)
@@ -25,7 +38,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func serveLikeTheApp() {
+func serveLikeTheApp(drain bool) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
 	// The headers at once, the body 300 ms later: a client holding the
@@ -44,62 +57,174 @@ func serveLikeTheApp() {
 			os.Exit(1)
 		}
 	}()
+	if !drain {
+		select {}
+	}
 	<-ctx.Done()
 	_ = srv.Shutdown(context.Background()) // returns once the requests under way are answered
 }
 
+// actLikeDelve is what devloop relies on of `dlv exec bin --headless ...
+// -- `: it starts bin as its child and outlives it; a signal of its own
+// kills the child, no drain.
+func actLikeDelve(args []string) {
+	app := exec.Command(args[1])
+	app.Stdout, app.Stderr = os.Stdout, os.Stderr
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	if err := app.Start(); err != nil {
+		os.Exit(1)
+	}
+	go func() { _ = app.Wait() }()
+	<-signals
+	_ = app.Process.Kill()
+}
+
 func testLauncher(t *testing.T, mode string) server {
+	t.Helper()
+	return launch(t, mode, false)
+}
+
+// launch starts the test binary as the app, in mode, under the stand-in
+// for delve when debug is set.
+func launch(t *testing.T, mode string, debug bool) server {
 	t.Helper()
 	t.Setenv("DEVLOOP_TEST_APP", mode)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := launcher{stdout: os.Stdout, stderr: os.Stderr, drain: 5 * time.Second}.start(exe)
+	if debug {
+		bin := t.TempDir()
+		if err := os.Symlink(exe, filepath.Join(bin, "dlv")); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	}
+	s, err := launcher{debug: debug, stdout: os.Stdout, stderr: os.Stderr}.start(exe)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = syscall.Kill(s.(*process).cmd.Process.Pid, syscall.SIGKILL)
+		_ = s.(*process).cmd.Process.Kill()
+		if app := debuggee(s.(*process).cmd.Process.Pid); app != nil {
+			_ = app.Kill()
+		}
 		<-s.Done()
 	})
 	return s
 }
 
-func TestServerStartsOnItsOwnPortAndDrainsOnStop(t *testing.T) {
-	s := testLauncher(t, "serve")
+// waitAnswers waits for s to accept connections.
+func waitAnswers(t *testing.T, s server) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.Wait(ctx); err != nil {
 		t.Fatalf("the server never answered: %v", err)
 	}
-	if body, err := get(t, http.DefaultClient, "http://"+s.Addr()+"/"); err != nil || body != "hello" {
-		t.Fatalf("GET / on %s: %q %v", s.Addr(), body, err)
-	}
-	resp, err := http.Get("http://" + s.Addr() + "/slow")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := s.Stop(); err != nil { // while the answer is under way
-		t.Errorf("Stop: %v", err)
-	}
-	if body, err := io.ReadAll(resp.Body); err != nil || string(body) != "slow" {
-		t.Errorf("the request under way when Stop came got %q %v; want its whole answer", body, err)
-	}
+}
+
+// stopWithin runs Stop with ctx, failing t when it does not return
+// (within a bound that only ends a broken test).
+func stopWithin(t *testing.T, ctx context.Context, s server) error {
+	t.Helper()
+	result := make(chan error, 1)
+	go func() { result <- s.Stop(ctx) }()
 	select {
-	case <-s.Done():
-	default:
-		t.Error("Stop returned with the server still running")
+	case err := <-result:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatal("Stop did not return")
+		return nil
 	}
 }
 
-func TestServerThatExitsBeforeServingIsAnError(t *testing.T) {
+func TestServerStartsOnItsOwnPortAndDrainsOnStop(t *testing.T) {
+	for _, debug := range []bool{false, true} {
+		t.Run(map[bool]string{false: "alone", true: "under delve"}[debug], func(t *testing.T) {
+			s := launch(t, "serve", debug)
+			waitAnswers(t, s)
+			if body, err := get(t, http.DefaultClient, "http://"+s.Addr()+"/"); err != nil || body != "hello" {
+				t.Fatalf("GET / on %s: %q %v", s.Addr(), body, err)
+			}
+			resp, err := http.Get("http://" + s.Addr() + "/slow")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if err := stopWithin(t, context.Background(), s); err != nil { // while the answer is under way
+				t.Errorf("Stop: %v", err)
+			}
+			if body, err := io.ReadAll(resp.Body); err != nil || string(body) != "slow" {
+				t.Errorf("the request under way when Stop came got %q %v; want its whole answer", body, err)
+			}
+			if !isClosed(s.Done()) {
+				t.Error("Stop returned with the server still running")
+			}
+		})
+	}
+}
+
+// TestServerThatDoesNotDrainIsKilledWhenTheBoundComes, alone and under
+// delve: Stop returns once its ctx ends, the server gone, and says so.
+func TestServerThatDoesNotDrainIsKilledWhenTheBoundComes(t *testing.T) {
+	for _, debug := range []bool{false, true} {
+		t.Run(map[bool]string{false: "alone", true: "under delve"}[debug], func(t *testing.T) {
+			s := launch(t, "hang", debug)
+			waitAnswers(t, s)
+			ctx, cancel := context.WithCancel(context.Background())
+			stopped := make(chan error, 1)
+			go func() { stopped <- stopWithin(t, ctx, s) }()
+			// Still serving: it ignores the signal to drain.
+			if body, err := get(t, http.DefaultClient, "http://"+s.Addr()+"/"); err != nil || body != "hello" {
+				t.Fatalf("GET / on the server being stopped: %q %v", body, err)
+			}
+			cancel()
+			if err := <-stopped; !errors.Is(err, errNotDrained) {
+				t.Errorf("Stop of a server that does not drain: %v; want %v", err, errNotDrained)
+			}
+			if !isClosed(s.Done()) {
+				t.Error("Stop returned with the server still running")
+			}
+			if _, err := http.Get("http://" + s.Addr() + "/"); err == nil {
+				t.Error("the app still answers after Stop: it outlived its delve")
+			}
+		})
+	}
+}
+
+// TestServerHaltedAtABreakpointIsEndedByItsDelve: an app its debugger holds
+// stopped cannot drain; Stop says so and delve ends it, without waiting
+// for the bound.
+func TestServerHaltedAtABreakpointIsEndedByItsDelve(t *testing.T) {
+	s := launch(t, "serve", true)
+	waitAnswers(t, s)
+	app := debuggee(s.(*process).cmd.Process.Pid)
+	if app == nil {
+		t.Fatal("no app under the stand-in for delve")
+	}
+	if err := app.Signal(syscall.SIGSTOP); err != nil { // as a breakpoint holds it
+		t.Fatal(err)
+	}
+	if err := stopWithin(t, context.Background(), s); !errors.Is(err, errHalted) {
+		t.Errorf("Stop of an app halted at a breakpoint: %v; want %v", err, errHalted)
+	}
+}
+
+func TestServerThatExitsBeforeServingSaysHow(t *testing.T) {
 	s := testLauncher(t, "exit")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.Wait(ctx); err == nil || ctx.Err() != nil {
-		t.Fatalf("Wait on a server that exits at once: %v", err)
+	if err := s.Wait(ctx); err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("Wait on a server that exits at once with status 3: %v", err)
+	}
+	if got := exitStatus(s.Err()); got != "exit status 3" {
+		t.Errorf("its exit: %q", got)
+	}
+	// Stop on a process already gone and reaped signals nothing, and returns.
+	if err := stopWithin(t, context.Background(), s); err != nil {
+		t.Errorf("Stop of a server already gone: %v", err)
 	}
 }
 

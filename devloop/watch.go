@@ -20,8 +20,9 @@ import (
 // (air-verse/air#938).
 
 // startAir starts air with the container's arguments. exited delivers its
-// exit status; stop ends it (SIGTERM, then SIGKILL after 5 s) and waits.
-func startAir(args []string, stdout, stderr io.Writer) (exited <-chan error, stop func(), err error) {
+// exit status; stop ends it (SIGTERM, then SIGKILL when ctx ends first) and
+// waits.
+func startAir(args []string, stdout, stderr io.Writer) (exited <-chan error, stop func(ctx context.Context), err error) {
 	cmd := exec.Command("air", append([]string{"-c", ".air.toml"}, args...)...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -34,12 +35,12 @@ func startAir(args []string, stdout, stderr io.Writer) (exited <-chan error, sto
 		done <- cmd.Wait()
 		close(gone)
 	}()
-	stop = func() {
+	stop = func(ctx context.Context) {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-gone:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
 			<-gone
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
+	"testing/synctest"
 )
 
 // control listens for changes on a socket of its own, as devloop does.
@@ -18,25 +18,27 @@ func control(t *testing.T) (path string, changes chan struct{}) {
 	return path, changes
 }
 
+// TestNotifyDeliversAChangeAndWaitsToBeStopped: air expects the program it
+// runs to stay until it stops it. synctest.Wait returns once notify blocks
+// for good, having delivered its change.
 func TestNotifyDeliversAChangeAndWaitsToBeStopped(t *testing.T) {
 	path, changes := control(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- notify(ctx, path) }()
-	select {
-	case <-changes:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no change arrived")
-	}
-	select {
-	case err := <-done:
-		t.Fatalf("notify returned before it was stopped: %v", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	cancel() // air's SIGINT
-	if err := <-done; err != nil {
-		t.Fatalf("notify after stop: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- notify(ctx, path) }()
+		<-changes
+		synctest.Wait()
+		select {
+		case err := <-done:
+			t.Fatalf("notify returned before it was stopped: %v", err)
+		default:
+		}
+		cancel() // air's SIGINT
+		if err := <-done; err != nil {
+			t.Fatalf("notify after stop: %v", err)
+		}
+	})
 }
 
 func TestNotifySavesWhileBusyFoldIntoOne(t *testing.T) {

@@ -8,6 +8,7 @@
 //	images.go      binary and image sizes, ours and the tutorial build's
 //	rebuild.go     rebuild after a one-line change
 //	startstop.go   start → first 200, and docker stop under load
+//	devstop.go     docker compose stop of the dev container, a browser's connections open
 //	throughput.go  requests per second beside bare net/http
 //	kubernetes.go  a rollout under load, where a test cluster is set up
 //	noevents.go    reload and idle CPU on a mount that sends no file events
@@ -17,7 +18,7 @@
 // The comparison baselines are real files under baselines/, linted with the
 // rest. BENCH_QUICK=1 takes fewer samples, for trying it out; BENCH_ONLY
 // names the measurements to run (cold,reload,sizes,rebuild,start,stop,
-// throughput,rollout,noevents,baseline; session: reload's row f alone), for working on one; BENCH_BASELINE
+// devstop,throughput,rollout,noevents,baseline; session: reload's row f alone), for working on one; BENCH_BASELINE
 // names a git revision whose reload the baseline measurement compares with. The exit status
 // is non-zero only when a figure is far from its goal, never on noise.
 package main
@@ -51,7 +52,7 @@ func main() {
 	b.partial = os.Getenv("BENCH_ONLY") != ""
 	measurements := []measurement{
 		{"cold", b.coldStart}, {"reload", b.reload}, {"sizes", b.sizes}, {"rebuild", b.rebuild}, {"start", b.start},
-		{"stop", b.stopUnderLoad}, {"throughput", b.throughput}, {"rollout", b.rollout}, {"noevents", b.noEvents},
+		{"stop", b.stopUnderLoad}, {"devstop", b.devStop}, {"throughput", b.throughput}, {"rollout", b.rollout}, {"noevents", b.noEvents},
 		{"baseline", b.baseline}, {"session", b.session},
 	}
 	err := b.run(selected(measurements, os.Getenv("BENCH_ONLY"))...)

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"io"
+	"maps"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Long-lived responses: server-sent events (an EventSource) and WebSockets
+// stay open as long as the page does. Counted as requests in flight, one
+// would hold a replaced server's drain to its bound on every save, then
+// die with the server. So the front tells them apart as their answer
+// begins, waits for none of them, and ends them itself, cleanly, when their
+// server is to drain (waitUnused) or devloop stops (shutdown): an event
+// stream ends as if the app had finished it, a WebSocket gets a close frame
+// (1001, going away) between two frames of the app's. The page's
+// EventSource then reconnects by itself, to the new build; a WebSocket
+// client reconnects in its onclose.
+
+// watchForStream takes resp, the answer to a counted request, out of the
+// requests waitUnused waits for when it is a long-lived stream, and keeps
+// it to be ended.
+func (b *backend) watchForStream(resp *http.Response) {
+	switched := resp.StatusCode == http.StatusSwitchingProtocols
+	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if !switched && mediaType != "text/event-stream" {
+		return
+	}
+	s := &stream{body: resp.Body}
+	if switched && strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") {
+		s.frames = &wsFrames{}
+	}
+	resp.Body = s
+	b.mu.Lock()
+	if req, ok := resp.Request.Context().Value(countedRequestKey{}).(*countedRequest); ok && !req.stream {
+		req.stream = true
+		b.requests--
+		b.noteUnused()
+	}
+	b.streams[s] = struct{}{}
+	released := b.released
+	b.mu.Unlock()
+	s.gone = func() {
+		b.mu.Lock()
+		delete(b.streams, s)
+		b.mu.Unlock()
+	}
+	if released { // it began after its server was let go of
+		s.end("a new build serves: reconnect")
+	}
+}
+
+// endStreams ends every long-lived stream of b's; reason goes in a
+// WebSocket's close frame.
+func (b *backend) endStreams(reason string) {
+	b.mu.Lock()
+	streams := slices.Collect(maps.Keys(b.streams))
+	b.mu.Unlock()
+	for _, s := range streams {
+		s.end(reason)
+	}
+}
+
+// stream is the body of a long-lived answer as the proxy reads it from the
+// server (and, for a WebSocket, writes the client's frames to), which the
+// front can end.
+type stream struct {
+	body   io.ReadCloser
+	frames *wsFrames // a WebSocket's: where the app's frames end
+	gone   func()    // once closed
+
+	mu      sync.Mutex
+	ended   atomic.Bool
+	closing []byte // what is left to send of the close frame
+	once    sync.Once
+}
+
+// end makes the stream's next read, or the one under way, the last: the
+// proxy then finishes the answer (an event stream) or closes the client's
+// connection after a close frame (a WebSocket).
+func (s *stream) end(reason string) {
+	s.mu.Lock()
+	if s.ended.Load() {
+		s.mu.Unlock()
+		return
+	}
+	if s.frames != nil {
+		s.closing = closeFrame(1001, reason)
+	}
+	s.ended.Store(true)
+	s.mu.Unlock()
+	_ = s.body.Close() // a read under way returns
+}
+
+func (s *stream) Read(p []byte) (int, error) {
+	if !s.ended.Load() {
+		n, err := s.body.Read(p)
+		if s.frames != nil {
+			s.frames.follow(p[:n])
+		}
+		if !s.ended.Load() {
+			return n, err
+		}
+		if n > 0 {
+			return n, nil // the end comes at the next read
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// A close frame only where the app's last frame ended: in the middle of
+	// one it would be read as that frame's payload.
+	if len(s.closing) > 0 && s.frames.atBoundary() {
+		n := copy(p, s.closing)
+		s.closing = s.closing[n:]
+		return n, nil
+	}
+	return 0, io.EOF
+}
+
+// Write passes a WebSocket client's frames to the app; the proxy only
+// takes a stream for the connection of a protocol switch when it can.
+func (s *stream) Write(p []byte) (int, error) {
+	w, ok := s.body.(io.Writer)
+	if !ok {
+		return 0, io.ErrClosedPipe
+	}
+	return w.Write(p)
+}
+
+func (s *stream) Close() error {
+	err := s.body.Close()
+	s.once.Do(func() {
+		if s.gone != nil {
+			s.gone()
+		}
+	})
+	return err
+}
+
+// wsFrames follows the frames a WebSocket server sends (RFC 6455, 5.2), to
+// know where one ends.
+type wsFrames struct {
+	header []byte // of the frame under way, until it is whole
+	left   uint64 // of the frame under way's payload
+}
+
+func (f *wsFrames) follow(p []byte) {
+	for len(p) > 0 {
+		if f.left > 0 {
+			n := min(f.left, uint64(len(p)))
+			f.left -= n
+			p = p[n:]
+			continue
+		}
+		f.header = append(f.header, p[0])
+		p = p[1:]
+		if size, ok := wsHeaderSize(f.header); ok && len(f.header) == size {
+			f.left = wsPayloadLength(f.header)
+			f.header = f.header[:0]
+		}
+	}
+}
+
+func (f *wsFrames) atBoundary() bool { return f.left == 0 && len(f.header) == 0 }
+
+// wsHeaderSize is the size of a frame's header, once its first two bytes
+// say it.
+func wsHeaderSize(h []byte) (int, bool) {
+	if len(h) < 2 {
+		return 0, false
+	}
+	size := 2
+	switch h[1] & 0x7f {
+	case 126:
+		size += 2
+	case 127:
+		size += 8
+	}
+	if h[1]&0x80 != 0 { // masked: a server's frames should not be, but a key is no payload
+		size += 4
+	}
+	return size, true
+}
+
+func wsPayloadLength(h []byte) uint64 {
+	switch n := h[1] & 0x7f; n {
+	case 126:
+		return uint64(h[2])<<8 | uint64(h[3])
+	case 127:
+		var length uint64
+		for _, c := range h[2:10] {
+			length = length<<8 | uint64(c)
+		}
+		return length
+	default:
+		return uint64(n)
+	}
+}
+
+// closeFrame is a server's close frame: final, opcode 8, unmasked, the
+// status code then the reason (at most 123 bytes).
+func closeFrame(code uint16, reason string) []byte {
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	return append([]byte{0x88, byte(2 + len(reason)), byte(code >> 8), byte(code)}, reason...)
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// eventStream is a backend whose every answer is an event stream: one
+// event, then nothing until the request ends.
+func eventStream(t *testing.T) *backendServer {
+	return serving(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+}
+
+// openEventStream opens the front's stream and reads its first event.
+func openEventStream(t *testing.T, url string) *bufio.Reader {
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	events := bufio.NewReader(resp.Body)
+	if line, err := events.ReadString('\n'); err != nil || line != "data: first\n" {
+		t.Fatalf("the stream's first event: %q %v", line, err)
+	}
+	return events
+}
+
+// returnsPromptly fails t unless f returns (within a bound that only ends
+// a broken test).
+func returnsPromptly(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); f() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s waited for an open stream", what)
+	}
+}
+
+// TestFrontEndsAnEventStreamCleanlyWhenItsServerIsLetGo: the front does
+// not wait for an open event stream before the old server may drain, and
+// ends the stream as a finished answer (an EventSource then reconnects).
+func TestFrontEndsAnEventStreamCleanlyWhenItsServerIsLetGo(t *testing.T) {
+	f, url := startFront(t)
+	old := eventStream(t)
+	f.switchTo(old)
+	events := openEventStream(t, url)
+	f.switchTo(answering(t, "next"))
+	returnsPromptly(t, "waitUnused", func() { f.waitUnused(old, time.Hour) })
+	if rest, err := io.ReadAll(events); err != nil || string(rest) != "\n" {
+		t.Fatalf("the rest of the stream: %q %v; want the end of the event, then a clean end of stream", rest, err)
+	}
+	if body, err := get(t, http.DefaultClient, url); err != nil || body != "next" {
+		t.Fatalf("after the switch: %q %v", body, err)
+	}
+}
+
+// TestFrontShutdownEndsOpenStreams: the way out does not wait for an open
+// event stream either.
+func TestFrontShutdownEndsOpenStreams(t *testing.T) {
+	f, url := startFront(t)
+	f.switchTo(eventStream(t))
+	events := openEventStream(t, url)
+	returnsPromptly(t, "shutdown", func() { f.shutdown(context.Background()) })
+	if rest, err := io.ReadAll(events); err != nil || string(rest) != "\n" {
+		t.Fatalf("the rest of the stream: %q %v; want a clean end of stream", rest, err)
+	}
+}
+
+// webSocket is a backend that accepts every request as a WebSocket (the
+// handshake without its key check, which is the client's) and sends frames;
+// then it reads until the connection ends.
+func webSocket(t *testing.T, frames []byte) *backendServer {
+	return serving(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		rw.Write(frames)
+		rw.Flush()
+		_, _ = io.Copy(io.Discard, rw)
+	})
+}
+
+// openWebSocket opens a WebSocket through the front and reads n bytes.
+func openWebSocket(t *testing.T, url string, n int) *bufio.Reader {
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	io.WriteString(conn, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	r := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("the handshake through the front: %v %v", resp, err)
+	}
+	if _, err := io.ReadFull(r, make([]byte, n)); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestFrontClosesAWebSocketCleanlyWhenItsServerIsLetGo: no wait for it,
+// and a close frame (1001, going away) after the app's last whole frame.
+func TestFrontClosesAWebSocketCleanlyWhenItsServerIsLetGo(t *testing.T) {
+	f, url := startFront(t)
+	hello := []byte{0x81, 5, 'h', 'e', 'l', 'l', 'o'}
+	old := webSocket(t, hello)
+	f.switchTo(old)
+	ws := openWebSocket(t, url, len(hello))
+	f.switchTo(answering(t, "next"))
+	returnsPromptly(t, "waitUnused", func() { f.waitUnused(old, time.Hour) })
+	rest, err := io.ReadAll(ws)
+	if err != nil || !bytes.HasPrefix(rest, []byte{0x88}) || len(rest) < 4 || rest[2] != 0x03 || rest[3] != 0xE9 {
+		t.Fatalf("after the switch the WebSocket got % x %v; want a close frame with status 1001, then the end", rest, err)
+	}
+	if want := closeFrame(1001, "a new build serves: reconnect"); !bytes.Equal(rest, want) {
+		t.Fatalf("got % x, want % x", rest, want)
+	}
+}
+
+// TestFrontClosesAWebSocketMidFrameWithoutAFrame: a close frame in the
+// middle of the app's frame would be read as its payload: the connection
+// just ends.
+func TestFrontClosesAWebSocketMidFrameWithoutAFrame(t *testing.T) {
+	f, url := startFront(t)
+	half := []byte{0x81, 5, 'h', 'e'}
+	old := webSocket(t, half)
+	f.switchTo(old)
+	ws := openWebSocket(t, url, len(half))
+	f.switchTo(answering(t, "next"))
+	returnsPromptly(t, "waitUnused", func() { f.waitUnused(old, time.Hour) })
+	if rest, _ := io.ReadAll(ws); len(rest) != 0 {
+		t.Fatalf("after the switch, mid-frame, the WebSocket got % x; want nothing more", rest)
+	}
+}
+
+// TestWSFramesFindsEachFrameEnd: frames of each length encoding, masked or
+// not, fed a byte at a time: a boundary exactly where each ends.
+func TestWSFramesFindsEachFrameEnd(t *testing.T) {
+	frame := func(header []byte, payload int) []byte {
+		return append(header, bytes.Repeat([]byte{'x'}, payload)...)
+	}
+	frames := [][]byte{
+		frame([]byte{0x81, 0}, 0),
+		frame([]byte{0x82, 125}, 125),
+		frame([]byte{0x82, 126, 0x01, 0x00}, 256),
+		frame([]byte{0x82, 127, 0, 0, 0, 0, 0, 0x01, 0x00, 0x01}, 65537),
+		frame([]byte{0x81, 0x80 | 3, 1, 2, 3, 4}, 3), // masked
+		frame([]byte{0x89, 0}, 0),                    // ping
+	}
+	var f wsFrames
+	for i, fr := range frames {
+		for j, c := range fr {
+			if f.atBoundary() != (j == 0) {
+				t.Fatalf("frame %d, byte %d of %d: at a boundary: %v", i, j, len(fr), f.atBoundary())
+			}
+			f.follow([]byte{c})
+		}
+	}
+	if !f.atBoundary() {
+		t.Fatal("not at a boundary after the last frame")
+	}
+}
+
+// TestFrontWebSocketCloseAsAWebSocketLibraryReadsIt: a client and a server
+// we did not write (gorilla/websocket) talk through the front; when the
+// server's build is let go of, the client reads a close with status 1001
+// and the front's reason, as a browser's onclose would.
+func TestFrontWebSocketCloseAsAWebSocketLibraryReadsIt(t *testing.T) {
+	f, url := startFront(t)
+	upgrader := websocket.Upgrader{}
+	old := serving(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		for {
+			kind, message, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			if err := conn.WriteMessage(kind, message); err != nil {
+				return
+			}
+		}
+	})
+	f.switchTo(old)
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(url, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.WriteMessage(websocket.TextMessage, []byte("echo")); err != nil {
+		t.Fatal(err)
+	}
+	if _, message, err := conn.ReadMessage(); err != nil || string(message) != "echo" {
+		t.Fatalf("through the front: %q %v", message, err)
+	}
+	f.switchTo(answering(t, "next"))
+	returnsPromptly(t, "waitUnused", func() { f.waitUnused(old, time.Hour) })
+	_, _, err = conn.ReadMessage()
+	if !websocket.IsCloseError(err, websocket.CloseGoingAway) || !strings.Contains(err.Error(), "a new build serves") {
+		t.Fatalf("after the switch the client read %v; want a close, going away (1001), with the front's reason", err)
+	}
+}
