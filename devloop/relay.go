@@ -35,7 +35,7 @@ type relay struct {
 	listen  net.Listener
 	watched string // the directory of the sources builds compile (app/)
 
-	mu       sync.Mutex // a leaf: never held while a session is called
+	mu       sync.Mutex    // a leaf: never held while a session is called
 	serving  build         // the newest build; n 0 before the first
 	compiled sourceVersion // of the build that started compiling last
 	changed  chan struct{} // closed and replaced on every switch
