@@ -141,7 +141,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		debugger = newRelay(debugListener, logger)
+		debugger = newRelay(debugListener, cfg.Watched, logger)
 		defer debugger.close()
 	}
 
@@ -168,7 +168,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		unused: func(s server) { front.waitUnused(s, time.Second) },
 	}
 	if debugger != nil {
-		loop.console = debugger.say
+		loop.console = debugger.console
+		loop.compiling = debugger.compiling
 	}
 
 	airExited, stopAir, err := startAir(args[1:], stdout, stderr)
