@@ -71,9 +71,17 @@ help: ## List the targets
 dev: ## Start the hot-reload dev container (same as docker compose up)
 	HOST_PORT=$(HOST_PORT) docker compose up --build || [ $$? -eq 130 ]
 
+# The debug service publishes the dev service's port: beside a running dev
+# service its container would be created, fail to start ("port is already
+# allocated") and stay behind in state Created. So make debug says what to
+# do instead, and removes a container that was created but never started.
 .PHONY: debug
 debug: ## Start the dev loop under delve for breakpoints (same as docker compose --profile debug up)
-	HOST_PORT=$(HOST_PORT) docker compose --profile debug up --build || [ $$? -eq 130 ]
+	@if [ -n "$$(docker compose ps -q --status running dev 2>/dev/null)" ]; then \
+		echo "make debug: the dev service of this project is running (docker compose up) and holds the port debug needs: stop it first (docker compose stop dev, or Ctrl-C where it runs), then make debug" >&2; exit 1; fi
+	HOST_PORT=$(HOST_PORT) docker compose --profile debug up --build || { status=$$?; \
+		created=$$(docker compose --profile debug ps -a -q --status created debug); \
+		[ -z "$$created" ] || docker rm $$created >/dev/null; [ $$status -eq 130 ]; }
 
 .PHONY: prod
 prod: ## Build the production image, tagged IMAGE:latest and IMAGE:VERSION

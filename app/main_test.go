@@ -92,6 +92,8 @@ func TestRunServesAndDrainsInFlightRequestOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addr, stdout, done := startRun(t, ctx, nil)
+	// Whatever GET / says (yours, not the sample's), in full.
+	want := getBody(t, "http://"+addr+"/")
 
 	// A request whose body is still arriving: the handler has answered, but
 	// net/http reads the rest of a small body before it sends the response,
@@ -102,7 +104,7 @@ func TestRunServesAndDrainsInFlightRequestOnCancel(t *testing.T) {
 	}
 	defer conn.Close()
 	fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nhello")
-	waitFor(t, "the request to reach the handler", func() bool { return strings.Contains(stdout.String(), `"msg":"request"`) })
+	waitFor(t, "the request to reach the handler", func() bool { return strings.Count(stdout.String(), `"msg":"request"`) == 2 })
 
 	cancel()
 	waitFor(t, "the listener to close", func() bool {
@@ -124,8 +126,8 @@ func TestRunServesAndDrainsInFlightRequestOnCancel(t *testing.T) {
 		t.Fatalf("in-flight request lost: %v", err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || string(body) != "Hello, World!" {
-		t.Errorf("in-flight request got %s %q, want 200 Hello, World!", resp.Status, body)
+	if resp.StatusCode != http.StatusOK || string(body) != want {
+		t.Errorf("in-flight request got %s %q, want 200 %q", resp.Status, body, want)
 	}
 	if err := <-done; err != nil {
 		t.Errorf("run returned %v, want nil", err)
@@ -156,6 +158,7 @@ func TestRunDrainsBeforeShuttingDown(t *testing.T) {
 	if resp, _ := get("/readyz"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("/readyz before the drain: %s, want 200", resp.Status)
 	}
+	_, want := get("/")
 
 	cancel()
 	waitFor(t, "/readyz to report draining", func() bool {
@@ -163,8 +166,8 @@ func TestRunDrainsBeforeShuttingDown(t *testing.T) {
 		return resp.StatusCode == http.StatusServiceUnavailable
 	})
 	resp, body := get("/")
-	if resp.StatusCode != http.StatusOK || body != "Hello, World!" {
-		t.Errorf("GET / while draining: %s %q, want 200 Hello, World!", resp.Status, body)
+	if resp.StatusCode != http.StatusOK || body != want {
+		t.Errorf("GET / while draining: %s %q, want 200 %q as before", resp.Status, body, want)
 	}
 	if !resp.Close {
 		t.Error("a response while draining kept its connection open; want Connection: close")
@@ -230,4 +233,19 @@ func TestRunRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// getBody is the body of a 200 answer to GET url.
+func getBody(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %q %v", url, resp.Status, body, err)
+	}
+	return string(body)
 }

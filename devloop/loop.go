@@ -50,6 +50,9 @@ type loop struct {
 	// unused waits until the fronts no longer use a server they were
 	// switched away from, so that it may drain; nil: no wait.
 	unused func(server)
+	// compiling, when set, is called as each build starts compiling: the
+	// debugger notes the source version that build runs (relay.compiling).
+	compiling func()
 	// console puts a line in the attached editors' debug consoles (the
 	// debug service); category is DAP's: console or stderr. nil: nowhere.
 	console  func(category, text string)
@@ -107,6 +110,9 @@ func (l *loop) reload(ctx context.Context, changes <-chan struct{}) (superseded 
 	g := &generation{n: l.builds, dir: filepath.Join(l.dir, strconv.Itoa(l.builds))}
 	bin := filepath.Join(g.dir, "app")
 	start := time.Now()
+	if l.compiling != nil {
+		l.compiling()
+	}
 	superseded, err := l.build(ctx, changes, bin)
 	if superseded || ctx.Err() != nil {
 		_ = os.RemoveAll(g.dir)

@@ -157,7 +157,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		debugger = newRelay(debugListener, logger)
+		debugger = newRelay(debugListener, cfg.Watched, logger)
 		defer debugger.close()
 	}
 
@@ -185,7 +185,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	loop.browser = browser
 	if debugger != nil {
-		loop.console = debugger.say
+		loop.console = debugger.console
+		loop.compiling = debugger.compiling
 	}
 
 	airExited, stopAir, err := startAir(args[1:], stdout, stderr)
@@ -195,6 +196,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	running, stopRunning := context.WithCancel(context.Background())
 	if cfg.Poll != "false" {
 		go pollIfNoEvents(running, cfg.Watched, cfg.Poll == "true", changes, logger, fsnotifyEvents)
+	}
+	if err := watchNewDirs(running, cfg.Watched, changes); err != nil {
+		logger.Info("could not watch for new directories: a file created in a new one reloads at the next save", "error", err)
 	}
 	loopDone := make(chan struct{})
 	go func() { defer close(loopDone); loop.run(running, changes) }()

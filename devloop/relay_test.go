@@ -7,8 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,22 +21,37 @@ import (
 
 // fakeDelve is a DAP server that records the requests it gets and answers
 // each with success, as delve does; setBreakpoints is answered verified at
-// the lines asked.
+// the lines asked, with ids, but for the lines in unbound. before, when set,
+// runs before a request is answered, on its connection (to send an event
+// first); commands in silent get no answer.
 type fakeDelve struct {
 	t        *testing.T
 	addr     string
+	listener net.Listener
+	unbound  map[int]bool
+	silent   map[string]bool
+	before   func(conn net.Conn, command string)
+
 	mu       sync.Mutex
 	requests []message
 	conns    []net.Conn
+	bpIDs    int
 }
 
 func startFakeDelve(t *testing.T) *fakeDelve {
+	return startFakeDelveWith(t, func(*fakeDelve) {})
+}
+
+// startFakeDelveWith starts a fake delve after configure has set its
+// options.
+func startFakeDelveWith(t *testing.T, configure func(*fakeDelve)) *fakeDelve {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &fakeDelve{t: t, addr: l.Addr().String()}
-	t.Cleanup(func() { l.Close(); d.closeAll() })
+	d := &fakeDelve{t: t, addr: l.Addr().String(), listener: l, unbound: map[int]bool{}, silent: map[string]bool{}}
+	configure(d)
+	t.Cleanup(d.stop)
 	go func() {
 		for {
 			conn, err := l.Accept()
@@ -57,18 +76,30 @@ func (d *fakeDelve) serve(conn net.Conn) {
 			return
 		}
 		m, _ := parse(raw)
+		command := m.str("command")
 		d.mu.Lock()
 		d.requests = append(d.requests, m)
-		d.mu.Unlock()
 		var body any
-		if m.str("command") == "setBreakpoints" {
+		if command == "setBreakpoints" {
 			var a struct{ Breakpoints []struct{ Line int } }
 			_ = json.Unmarshal(m["arguments"], &a)
-			var bps []map[string]any
+			bps := []map[string]any{}
 			for _, bp := range a.Breakpoints {
-				bps = append(bps, map[string]any{"verified": true, "line": bp.Line})
+				d.bpIDs++
+				if d.unbound[bp.Line] {
+					bps = append(bps, map[string]any{"id": d.bpIDs, "verified": false, "message": "no code at this line"})
+				} else {
+					bps = append(bps, map[string]any{"id": d.bpIDs, "verified": true, "line": bp.Line})
+				}
 			}
 			body = map[string]any{"breakpoints": bps}
+		}
+		d.mu.Unlock()
+		if d.before != nil {
+			d.before(conn, command)
+		}
+		if d.silent[command] {
+			continue
 		}
 		r := response(m, true, "", body)
 		seq++
@@ -82,13 +113,19 @@ func (d *fakeDelve) emit(name string, body any) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, c := range d.conns {
-		e := event(name, body)
-		e.set("seq", 1000)
-		_ = dap.WriteBaseMessage(c, e.bytes())
+		sendEvent(c, name, body)
 	}
 }
 
-func (d *fakeDelve) closeAll() {
+func sendEvent(c net.Conn, name string, body any) {
+	e := event(name, body)
+	e.set("seq", 1000)
+	_ = dap.WriteBaseMessage(c, e.bytes())
+}
+
+// stop is the delve exiting: its port closes, and every connection.
+func (d *fakeDelve) stop() {
+	d.listener.Close()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, c := range d.conns {
@@ -96,14 +133,16 @@ func (d *fakeDelve) closeAll() {
 	}
 }
 
-// commands lists the commands received, with setBreakpoints' lines.
+// commands lists the commands received, with setBreakpoints' lines and
+// the arguments of continue and disconnect.
 func (d *fakeDelve) commands() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []string
 	for _, m := range d.requests {
 		c := m.str("command")
-		if c == "setBreakpoints" {
+		switch c {
+		case "setBreakpoints":
 			var a struct{ Breakpoints []struct{ Line int } }
 			_ = json.Unmarshal(m["arguments"], &a)
 			lines := []string{}
@@ -111,14 +150,15 @@ func (d *fakeDelve) commands() []string {
 				lines = append(lines, fmt.Sprint(bp.Line))
 			}
 			c += "[" + strings.Join(lines, ",") + "]"
-		}
-		if c == "disconnect" {
+		case "continue", "disconnect":
 			c += string(m["arguments"])
 		}
 		out = append(out, c)
 	}
 	return out
 }
+
+func (d *fakeDelve) got() string { return strings.Join(d.commands(), " ") }
 
 // editor is a DAP client speaking as VS Code does.
 type editor struct {
@@ -129,14 +169,16 @@ type editor struct {
 	lastIn int // the seq of the last message from the relay
 }
 
-func startRelay(t *testing.T) (*relay, string) {
+// startRelay starts a relay whose builds compile the files in watched.
+func startRelay(t *testing.T, watched string) (*relay, string, *syncBuffer) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newRelay(l, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	log := &syncBuffer{}
+	r := newRelay(l, watched, slog.New(slog.NewTextHandler(log, nil)))
 	t.Cleanup(r.close)
-	return r, l.Addr().String()
+	return r, l.Addr().String(), log
 }
 
 func dialEditor(t *testing.T, addr string) *editor {
@@ -150,10 +192,8 @@ func dialEditor(t *testing.T, addr string) *editor {
 
 func (e *editor) send(command string, args any) int {
 	e.seq++
-	m := message{}
+	m := request(command, nil)
 	m.set("seq", e.seq)
-	m.set("type", "request")
-	m.set("command", command)
 	if args != nil {
 		m.set("arguments", args)
 	}
@@ -179,6 +219,20 @@ func (e *editor) read() message {
 	return m
 }
 
+// readEvent reads until an event named name, failing on one in refused.
+func (e *editor) readEvent(name string, refused ...string) message {
+	e.t.Helper()
+	for {
+		m := e.read()
+		if slices.Contains(refused, m.str("event")) {
+			e.t.Fatalf("the editor received %v", m)
+		}
+		if m.str("event") == name {
+			return m
+		}
+	}
+}
+
 // call sends a request and returns its response, failing on a terminated
 // or exited event on the way.
 func (e *editor) call(command string, args any) message {
@@ -195,21 +249,50 @@ func (e *editor) call(command string, args any) message {
 	}
 }
 
-func (e *editor) attach(t *testing.T, file string, line int) {
+func (e *editor) setBreakpoints(file string, lines ...int) message {
+	e.t.Helper()
+	bps := []map[string]int{}
+	for _, l := range lines {
+		bps = append(bps, map[string]int{"line": l})
+	}
+	return e.call("setBreakpoints", map[string]any{"source": map[string]any{"path": file}, "breakpoints": bps})
+}
+
+// attach configures the session as VS Code does, with the editor's
+// checkout at /host/proj, the container's at src.
+func (e *editor) attach(src, file string, line int) {
+	e.t.Helper()
 	e.call("initialize", map[string]any{"adapterID": "go"})
-	e.call("attach", map[string]any{"request": "attach", "mode": "remote"})
-	e.call("setBreakpoints", map[string]any{"source": map[string]any{"path": file}, "breakpoints": []map[string]int{{"line": line}}})
+	e.call("attach", map[string]any{"request": "attach", "mode": "remote",
+		"substitutePath": []map[string]string{{"from": "/host/proj", "to": src}}})
+	e.setBreakpoints(file, line)
 	e.call("configurationDone", nil)
 }
+
+// breakpointsOf is the breakpoints of a setBreakpoints response, or of a
+// breakpoint event.
+func breakpointsOf(m message) []shownBreakpoint {
+	var body struct {
+		Breakpoints []shownBreakpoint
+		Breakpoint  *shownBreakpoint
+	}
+	_ = json.Unmarshal(m["body"], &body)
+	if body.Breakpoint != nil {
+		return []shownBreakpoint{*body.Breakpoint}
+	}
+	return body.Breakpoints
+}
+
+const handlersFile = "/host/proj/app/handlers.go"
 
 // attached is a relay in front of a delve, and an editor attached through
 // it with a breakpoint at handlers.go:12.
 func attached(t *testing.T) (*relay, *editor, *fakeDelve) {
-	r, addr := startRelay(t)
+	r, addr, _ := startRelay(t, t.TempDir())
 	d := startFakeDelve(t)
 	r.switchTo(d.addr)
 	e := dialEditor(t, addr)
-	e.attach(t, "/src/app/handlers.go", 12)
+	e.attach("/src", handlersFile, 12)
 	return r, e, d
 }
 
@@ -226,10 +309,10 @@ func TestRelayReplaysTheSessionIntoTheNewDelveBeforeItServes(t *testing.T) {
 	// The old delve's app drains and exits: the editor hears nothing of it.
 	first.emit("terminated", map[string]any{})
 	first.emit("exited", map[string]any{"exitCode": 0})
-	first.closeAll()
+	first.stop()
 	// The next request goes to the new delve, answered under the editor's number.
 	resp := e.call("threads", nil)
-	if !strings.Contains(strings.Join(second.commands(), " "), "threads") {
+	if !strings.Contains(second.got(), "threads") {
 		t.Fatalf("the request after the switch did not reach the new delve: %v", second.commands())
 	}
 	if resp.str("command") != "threads" {
@@ -237,24 +320,130 @@ func TestRelayReplaysTheSessionIntoTheNewDelveBeforeItServes(t *testing.T) {
 	}
 }
 
-func TestRelayABreakpointMovedBySaveBindsInTheNextBuild(t *testing.T) {
-	r, e, old := attached(t)
-	next := startFakeDelve(t)
+// sourcesOnDisk is a watched directory holding app/handlers.go, and the
+// file's path in it.
+func sourcesOnDisk(t *testing.T) (src, file string) {
+	src = t.TempDir()
+	file = filepath.Join(src, "app", "handlers.go")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte("package main\n\nfunc a() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return src, file
+}
 
-	// VS Code after a save whose edit moved the breakpoint to line 13.
-	resp := e.call("setBreakpoints", map[string]any{"source": map[string]any{"path": "/src/app/handlers.go"},
-		"breakpoints": []map[string]int{{"line": 13}}, "sourceModified": true})
-	var body struct{ Breakpoints []struct{ Line int } }
-	_ = json.Unmarshal(resp["body"], &body)
-	if len(body.Breakpoints) != 1 || body.Breakpoints[0].Line != 13 {
-		t.Errorf("the editor was told its breakpoint is at %+v; want line 13, where it shows it", body.Breakpoints)
+func TestRelayABreakpointForAChangedFileWaitsForTheNextBuild(t *testing.T) {
+	src, file := sourcesOnDisk(t)
+	r, addr, _ := startRelay(t, src)
+	old, next := startFakeDelve(t), startFakeDelve(t)
+	r.compiling()
+	r.switchTo(old.addr)
+	e := dialEditor(t, addr)
+	e.attach(src, handlersFile, 3)
+	if !strings.Contains(old.got(), "setBreakpoints[3]") {
+		t.Fatalf("a breakpoint in a file the serving build compiled as it is did not apply at once: %s", old.got())
 	}
-	if got := strings.Join(old.commands(), " "); strings.Contains(got, "[13]") {
-		t.Errorf("the old build got the new code's line: %s", got)
+
+	// A save that adds lines above: the editor sends the moved line at once,
+	// while the old build still serves.
+	if err := os.WriteFile(file, []byte("package main\n\n// added\n// added\nfunc a() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	r.switchTo(next.addr)
-	if got := strings.Join(next.commands(), " "); !strings.Contains(got, "setBreakpoints[13]") || strings.Contains(got, "[12]") {
-		t.Errorf("the new build got %s; want the breakpoint at line 13 only", got)
+	resp := e.setBreakpoints(handlersFile, 5)
+	bps := breakpointsOf(resp)
+	if len(bps) != 1 || bps[0].Verified || bps[0].Line != 5 || bps[0].ID == 0 {
+		t.Fatalf("the editor was told %+v; want its breakpoint at line 5, not verified yet, with an id", bps)
+	}
+	if strings.Contains(old.got(), "[5]") {
+		t.Fatalf("the old build got the new code's line: %s", old.got())
+	}
+	if !strings.HasSuffix(old.got(), "setBreakpoints[3] configurationDone setBreakpoints[]") {
+		t.Errorf("the old build got %s; want the file's breakpoints cleared there, as the editor shows them not verified", old.got())
+	}
+	e.call("threads", nil) // the old build still takes the editor's other requests
+
+	r.compiling() // the save's build
+	go r.switchTo(next.addr)
+	changed := e.readEvent("breakpoint")
+	if got := breakpointsOf(changed); len(got) != 1 || !got[0].Verified || got[0].Line != 5 || got[0].ID != bps[0].ID {
+		t.Errorf("once the new build took over the editor was told %+v; want breakpoint %d verified at line 5", got, bps[0].ID)
+	}
+	if got := next.got(); !strings.Contains(got, "setBreakpoints[5]") || strings.Contains(got, "[3]") {
+		t.Errorf("the new build got %s; want the breakpoint at line 5 only", got)
+	}
+}
+
+func TestRelayMovesAClientInEveryStateAcrossASwitch(t *testing.T) {
+	for _, tc := range []struct {
+		state  string
+		before []string // what the editor sent before the switch
+		want   string   // what the new delve has once the editor sent its next request
+	}{
+		{"connected, silent", nil, "initialize"},
+		{"initialized", []string{"initialize"}, "initialize attach"},
+		{"attached", []string{"initialize", "attach"}, "initialize attach threads"},
+	} {
+		t.Run(tc.state, func(t *testing.T) {
+			r, addr, _ := startRelay(t, t.TempDir())
+			old, next := startFakeDelve(t), startFakeDelve(t)
+			r.switchTo(old.addr)
+			e := dialEditor(t, addr)
+			for _, command := range tc.before {
+				e.call(command, map[string]any{})
+			}
+			r.switchTo(next.addr)
+			old.stop()
+			following := map[int]string{0: "initialize", 1: "attach", 2: "threads"}[len(tc.before)]
+			if resp := e.call(following, map[string]any{}); !resp.succeeded() {
+				t.Errorf("after the switch %s got %v", following, resp)
+			}
+			if got := next.got(); got != tc.want {
+				t.Errorf("the new delve got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRelayEventsOfTheNewDelveDuringTheReplayReachTheEditorAfterIt(t *testing.T) {
+	r, e, _ := attached(t)
+	next := startFakeDelveWith(t, func(d *fakeDelve) {
+		d.before = func(conn net.Conn, command string) {
+			switch command {
+			case "attach":
+				sendEvent(conn, "initialized", map[string]any{})
+			case "configurationDone":
+				// A goroutine of the new build reaches a breakpoint before the
+				// replay ends.
+				sendEvent(conn, "stopped", map[string]any{"reason": "breakpoint", "threadId": 3})
+			}
+		}
+	})
+	go r.switchTo(next.addr)
+	stopped := e.readEvent("stopped", "initialized")
+	var body struct{ ThreadID int }
+	_ = json.Unmarshal(stopped["body"], &body)
+	if body.ThreadID != 3 {
+		t.Errorf("the editor got %v", stopped)
+	}
+	// The stop counts as the editor's: an editor that vanishes now leaves
+	// the new build running.
+	e.conn.Close()
+	eventually(t, "the halted thread resumed", func() bool { return strings.Contains(next.got(), `continue{"threadId":3}`) })
+}
+
+func TestRelayABreakpointThatNoLongerBindsIsReported(t *testing.T) {
+	r, e, _ := attached(t)
+	next := startFakeDelveWith(t, func(d *fakeDelve) { d.unbound[12] = true })
+	go r.switchTo(next.addr)
+	m := e.readEvent("breakpoint")
+	if bps := breakpointsOf(m); len(bps) != 1 || bps[0].Verified || bps[0].ID != 1 {
+		t.Errorf("the editor was told %v; want its breakpoint 1 not verified", m)
+	}
+	line := e.readEvent("output")
+	if !strings.Contains(string(line["body"]), "does not bind in build 2") {
+		t.Errorf("the debug console got %s", line["body"])
 	}
 }
 
@@ -277,6 +466,57 @@ func TestRelayAnEditorStoppedInTheOldBuildSeesItRunning(t *testing.T) {
 	}
 }
 
+func TestRelayAMoveThatFailsIsToldAndLogged(t *testing.T) {
+	r, addr, log := startRelay(t, t.TempDir())
+	d := startFakeDelve(t)
+	r.switchTo(d.addr)
+	e := dialEditor(t, addr)
+	e.attach("/src", handlersFile, 12)
+	gone := startFakeDelve(t)
+	gone.stop() // a delve that exited as its build took over
+
+	go r.switchTo(gone.addr)
+	m := e.readEvent("output")
+	if !strings.Contains(string(m["body"]), "could not follow build 2") {
+		t.Errorf("the editor was told %s", m["body"])
+	}
+	eventually(t, "the reason in the log", func() bool {
+		return strings.Contains(log.String(), "could not follow") && strings.Contains(log.String(), "connection refused")
+	})
+}
+
+func TestRelayARequestDelveWillNotAnswerIsAnswered(t *testing.T) {
+	r, addr, _ := startRelay(t, t.TempDir())
+	d := startFakeDelveWith(t, func(d *fakeDelve) { d.silent["evaluate"] = true })
+	r.switchTo(d.addr)
+	e := dialEditor(t, addr)
+	e.attach("/src", handlersFile, 12)
+	seq := e.send("evaluate", map[string]any{"expression": "1"})
+	eventually(t, "delve got the request", func() bool { return strings.Contains(d.got(), "evaluate") })
+	d.stop() // its build went away
+	for {
+		m := e.read()
+		if m.str("type") == "response" && m.int("request_seq") == seq {
+			if m.succeeded() {
+				t.Errorf("got %v", m)
+			}
+			return
+		}
+	}
+}
+
+func TestRelayAVanishedEditorLeavesNoBreakpointAndNothingHalted(t *testing.T) {
+	_, e, d := attached(t)
+	d.emit("stopped", map[string]any{"reason": "breakpoint", "threadId": 7})
+	e.readEvent("stopped")
+	e.conn.Close() // a closed window, with no disconnect
+	want := []string{"setBreakpoints[]", `continue{"threadId":7}`, `disconnect{"suspendDebuggee":false,"terminateDebuggee":false}`}
+	eventually(t, "the session cleared", func() bool {
+		got := d.commands()
+		return len(got) >= 3 && slices.Equal(got[len(got)-3:], want)
+	})
+}
+
 func TestRelayDisconnectClearsBreakpointsAndLeavesTheAppRunning(t *testing.T) {
 	_, e, d := attached(t)
 	// VS Code's stop button asks to end the debuggee.
@@ -293,12 +533,7 @@ func TestRelayDisconnectClearsBreakpointsAndLeavesTheAppRunning(t *testing.T) {
 
 func TestRelaySaysEachReloadInTheDebugConsole(t *testing.T) {
 	r, e, _ := attached(t)
-	eventually(t, "the session registered", func() bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return len(r.sessions) == 1
-	})
-	r.say("console", "devloop: build 2 serving")
+	r.console("console", "devloop: build 2 serving")
 	m := e.read()
 	var body struct{ Category, Output string }
 	_ = json.Unmarshal(m["body"], &body)
@@ -308,7 +543,7 @@ func TestRelaySaysEachReloadInTheDebugConsole(t *testing.T) {
 }
 
 func TestRelayPipesDelvesOwnAPIAsItIs(t *testing.T) {
-	r, addr := startRelay(t)
+	r, addr, _ := startRelay(t, t.TempDir())
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -334,5 +569,53 @@ func TestRelayPipesDelvesOwnAPIAsItIs(t *testing.T) {
 	got, _ := io.ReadAll(c)
 	if !strings.HasPrefix(string(got), `echo {"method":"RPCServer.State"`) {
 		t.Fatalf("a JSON-RPC client got %q", got)
+	}
+}
+
+func TestRelayARequestUnderWayWhenTheSessionMovesIsAnsweredAndReplayed(t *testing.T) {
+	r, addr, _ := startRelay(t, t.TempDir())
+	release := make(chan struct{})
+	old := startFakeDelveWith(t, func(d *fakeDelve) {
+		d.before = func(_ net.Conn, command string) {
+			if command == "initialize" {
+				<-release
+			}
+		}
+	})
+	var oldAnsweredFirst atomic.Bool
+	next := startFakeDelveWith(t, func(d *fakeDelve) {
+		d.before = func(_ net.Conn, command string) {
+			if command == "initialize" {
+				select {
+				case <-release:
+					oldAnsweredFirst.Store(true)
+				default:
+				}
+			}
+		}
+	})
+	r.switchTo(old.addr)
+	e := dialEditor(t, addr)
+	seq := e.send("initialize", map[string]any{"adapterID": "go"})
+	eventually(t, "the old delve got initialize", func() bool { return old.got() == "initialize" })
+	go r.switchTo(next.addr)
+	eventually(t, "the switch under way", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.serving.n == 2
+	})
+	close(release)
+	for {
+		m := e.read()
+		if m.str("type") == "response" && m.int("request_seq") == seq {
+			if !m.succeeded() {
+				t.Fatalf("the editor's initialize, under way as the session moved, got %v", m)
+			}
+			break
+		}
+	}
+	eventually(t, "the new delve got initialize", func() bool { return next.got() == "initialize" })
+	if !oldAnsweredFirst.Load() {
+		t.Error("the session moved before the old delve answered the request under way")
 	}
 }

@@ -14,22 +14,32 @@ import (
 )
 
 // devProject is the dev service of compose.yaml on a scratch copy of the
-// repository, with the file a developer edits most.
+// project, with the marker route (harness.AddMarker): the tests save edits
+// to its file and see them served at harness.MarkerPath.
 type devProject struct {
 	*harness.Project
-	handler string // app/handlers.go in the copy
+	marker  string // app/zz_e2e_marker.go in the copy
+	handler string // app/handlers.go in the copy, for debug_test.go
 }
+
+// markerText is what the marker route answers at first.
+const markerText = "Hello from the e2e marker!"
 
 // newDevProject is the dev service, or with profile debug the debug service.
 func newDevProject(t *testing.T, profiles ...string) *devProject {
 	repo := harness.CopyRepo(t)
-	return &devProject{Project: harness.NewProject(t, repo, profiles...), handler: filepath.Join(repo, "app", "handlers.go")}
+	return &devProject{
+		Project: harness.NewProject(t, repo, profiles...),
+		marker:  harness.AddMarker(t, repo, markerText),
+		handler: filepath.Join(repo, "app", "handlers.go"),
+	}
 }
 
-// waitServes waits for GET / to answer want and returns how long that took.
+// waitServes waits for the marker route to answer want and returns how long
+// that took.
 func (p *devProject) waitServes(want string) time.Duration {
 	p.TB().Helper()
-	return harness.WaitBody(p.TB(), time.Minute, p.URL("dev")+"/", want)
+	return harness.WaitBody(p.TB(), time.Minute, p.URL("dev")+harness.MarkerPath, want)
 }
 
 // processes counts, in service's container, the servers ("server"), the
@@ -56,15 +66,16 @@ func (p *devProject) processes(service string) (counts map[string]int, listing s
 	return counts, listing
 }
 
-// savesUnderLoad keeps clients requesting GET / through service's published
-// port while it saves n greetings in place of text, waiting for each to be
-// served, then a compile error and its fix ("Hello, under load!"): every
-// request must get a 200, from the old build or the new one.
+// savesUnderLoad keeps clients requesting the marker route through
+// service's published port while it saves n greetings in place of text,
+// waiting for each to be served, then a compile error and its fix ("Hello,
+// under load!"): every request must get a 200, from the old build or the
+// new one.
 func (p *devProject) savesUnderLoad(t *testing.T, service, text string, n int, save func(old, new string)) {
 	t.Helper()
-	url := p.URL(service) + "/"
+	url := p.URL(service) + harness.MarkerPath
 	serves := func(want string) { harness.WaitBody(t, time.Minute, url, want) }
-	drain := harness.UnderLoad(t, strings.TrimPrefix(p.URL(service), "http://"), 4, 100, "", func(gen *load.Generator) {
+	drain := harness.UnderLoadAt(t, strings.TrimPrefix(p.URL(service), "http://"), harness.MarkerPath, 4, 100, "", func(gen *load.Generator) {
 		for i := 1; i <= n; i++ {
 			next := fmt.Sprintf("Hello, under load %d!", i)
 			save(strconv.Quote(text), strconv.Quote(next))
@@ -146,11 +157,18 @@ func TestDevLoop(t *testing.T) {
 	// What the test itself writes; anything else changed in app/ afterwards
 	// was written by the container.
 	written := map[string]bool{}
+	write := func(t *testing.T, rel, content string) {
+		harness.WriteFile(t, filepath.Join(appDir, rel), content)
+		written[rel] = true
+	}
 	edit := func(t *testing.T, rel, old, new string) {
 		harness.ReplaceIn(t, filepath.Join(appDir, rel), old, new)
 		written[rel] = true
 	}
-	greetingImport := fmt.Sprintf("%q", harness.ModulePath(t, p.Dir)+"/app/greeting")
+	marker := filepath.Base(p.marker)
+	// A package of the test's own, under a name no user's has.
+	const newPackage = "zz_e2e_greeting"
+	packageImport := fmt.Sprintf("%q", harness.ModulePath(t, p.Dir)+"/app/"+newPackage)
 	// The image seeds the module cache, so "nothing downloaded" alone would
 	// hold without the volume too: this file shows the volume itself survives.
 	const moduleCacheMark = "/go/pkg/mod/cache/written-by-the-first-container"
@@ -162,7 +180,7 @@ func TestDevLoop(t *testing.T) {
 			p.Compose("up", "-d")
 			firstID = p.ContainerID("dev")
 			startedAt = harness.Inspect(t, firstID, "{{.State.StartedAt}}")
-			t.Logf("first 200 after up: %s", p.waitServes("Hello, World!"))
+			t.Logf("first 200 after up: %s", p.waitServes(markerText))
 			p.Exec("dev", "touch", moduleCacheMark)
 			// The debugger belongs to the debug profile only.
 			if top := harness.Docker(t, "top", firstID, "-o", "pid,args"); strings.Contains(top, "dlv") {
@@ -174,7 +192,7 @@ func TestDevLoop(t *testing.T) {
 		}},
 
 		{Name: "edit is served without a restart", Run: func(t *testing.T) {
-			edit(t, "handlers.go", `"Hello, World!"`, `"Hello, edited!"`)
+			edit(t, marker, fmt.Sprintf("%q", markerText), `"Hello, edited!"`)
 			t.Logf("save to new response: %s", p.waitServes("Hello, edited!"))
 			if id, at := p.ContainerID("dev"), harness.Inspect(t, firstID, "{{.State.StartedAt}}"); id != firstID || at != startedAt {
 				t.Errorf("the container was restarted or replaced to serve the edit")
@@ -186,16 +204,15 @@ func TestDevLoop(t *testing.T) {
 		}},
 
 		{Name: "new package is picked up", Run: func(t *testing.T) {
-			harness.WriteFile(t, filepath.Join(appDir, "greeting", "greeting.go"),
-				"package greeting\n\n// Text is the greeting.\nfunc Text() string { return \"Hello from a new package!\" }\n")
-			written[filepath.Join("greeting", "greeting.go")] = true
-			edit(t, "handlers.go", `"github.com/labstack/echo/v4"`, greetingImport+"\n\n\t\"github.com/labstack/echo/v4\"")
-			edit(t, "handlers.go", `"Hello, edited!"`, `greeting.Text()`)
+			write(t, filepath.Join(newPackage, "greeting.go"),
+				"package "+strings.ReplaceAll(newPackage, "_", "")+"\n\n// Text is the greeting.\nfunc Text() string { return \"Hello from a new package!\" }\n")
+			edit(t, marker, `"github.com/labstack/echo/v4"`, packageImport+"\n\n\t\"github.com/labstack/echo/v4\"")
+			edit(t, marker, `"Hello, edited!"`, `zze2egreeting.Text()`)
 			p.waitServes("Hello from a new package!")
 		}},
 
 		{Name: "compile error keeps the last good build serving", Run: func(t *testing.T) {
-			edit(t, "handlers.go", `greeting.Text()`, `greeting.Text() + notDefinedAnywhere`)
+			edit(t, marker, `zze2egreeting.Text()`, `zze2egreeting.Text() + notDefinedAnywhere`)
 			harness.Eventually(t, time.Minute, "the compiler's message in the logs", func() (bool, string) {
 				return strings.Contains(p.Logs(), "undefined: notDefinedAnywhere"), "not yet"
 			})
@@ -205,18 +222,36 @@ func TestDevLoop(t *testing.T) {
 			p.waitServes("Hello from a new package!")
 
 			// Fixed the way many editors save: a new file renamed over the old.
-			fixed := strings.Replace(harness.ReadFile(t, p.handler), `greeting.Text() + notDefinedAnywhere`, `"Hello, fixed!"`, 1)
-			fixed = strings.Replace(fixed, greetingImport+"\n\n\t", "", 1)
-			harness.SaveAtomically(t, p.handler, fixed)
+			fixed := strings.Replace(harness.ReadFile(t, p.marker), `zze2egreeting.Text() + notDefinedAnywhere`, `"Hello, fixed!"`, 1)
+			fixed = strings.Replace(fixed, packageImport+"\n\n\t", "", 1)
+			harness.SaveAtomically(t, p.marker, fixed)
+			p.waitServes("Hello, fixed!")
+		}},
+
+		{Name: "a file created in a new directory reloads, and its saves", Run: func(t *testing.T) {
+			// The marker embeds a file that is not there yet: the build fails
+			// and the last good one serves, until the file appears, with its
+			// directory, in one go (mkdir -p and save, as editors and git do).
+			const newDir = "zz_e2e_pages"
+			write(t, marker, markerEmbedding(newDir+"/page.html"))
+			harness.Eventually(t, time.Minute, "the build failing on the missing file", func() (bool, string) {
+				return strings.Contains(p.Logs(), "pattern "+newDir+"/page.html: no matching files found"), "not yet"
+			})
+			write(t, filepath.Join(newDir, "page.html"), "Hello from a new directory!")
+			t.Logf("new file to its response: %s", p.waitServes("Hello from a new directory!"))
+			// A save of the embedded page, as of a template, reloads too.
+			edit(t, filepath.Join(newDir, "page.html"), "Hello from a new directory!", "Hello from an edited page!")
+			p.waitServes("Hello from an edited page!")
+			write(t, marker, harness.MarkerSource("Hello, fixed!"))
 			p.waitServes("Hello, fixed!")
 		}},
 
 		{Name: "saves under load refuse no request", Run: func(t *testing.T) {
-			p.savesUnderLoad(t, "dev", "Hello, fixed!", 5, func(old, new string) { edit(t, "handlers.go", old, new) })
+			p.savesUnderLoad(t, "dev", "Hello, fixed!", 5, func(old, new string) { edit(t, marker, old, new) })
 		}},
 
 		{Name: "burst of saves ends with one server of the last version", Run: func(t *testing.T) {
-			text := saveBurst("Hello, under load!", "burst", 20, func(old, new string) { edit(t, "handlers.go", old, new) })
+			text := saveBurst("Hello, under load!", "burst", 20, func(old, new string) { edit(t, marker, old, new) })
 			t.Logf("last save to its response: %s", p.waitServes(text))
 			harness.Eventually(t, time.Minute, "exactly one server and no build", func() (bool, string) {
 				n, listing := p.processes("dev")
@@ -261,4 +296,56 @@ func TestDevLoop(t *testing.T) {
 			}
 		}},
 	}, p.Project)
+}
+
+// markerEmbedding is the marker's file answering with the content of file
+// (relative to app/), embedded.
+func markerEmbedding(file string) string {
+	return `package main
+
+import (
+	_ "embed"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+//go:embed ` + file + `
+var zzE2EPage string
+
+func zzE2EMarker(c echo.Context) error {
+	return c.String(http.StatusOK, zzE2EPage)
+}
+`
+}
+
+// TestMakeDebugBesideTheDevService: `make debug` while the project's dev
+// service runs (they publish the same port) stops at once with one line
+// saying what to do, and leaves no container behind, Created or otherwise.
+func TestMakeDebugBesideTheDevService(t *testing.T) {
+	t.Parallel()
+	p := newDevProject(t, "debug")
+	// One port for both, as a user has it: the default HOST_PORT, or .env's.
+	env := append(p.Env(), fmt.Sprintf("HOST_PORT=%d", freePort(t)))
+	p.Build()
+	harness.Command(t, p.Dir, env, "docker", "compose", "up", "-d", "dev")
+	p.waitServes(markerText)
+
+	out, err := harness.Run(t.Context(), p.Dir, env, "make", "debug")
+	if err == nil {
+		t.Fatalf("make debug beside the running dev service succeeded:\n%s", out)
+	}
+	var said []string
+	for line := range strings.Lines(out) {
+		if strings.HasPrefix(line, "make debug: ") {
+			said = append(said, line)
+		}
+	}
+	if len(said) != 1 || !strings.Contains(said[0], "docker compose stop dev") {
+		t.Errorf("want one line saying the dev service runs and how to stop it; make debug said:\n%s", out)
+	}
+	if created := harness.Docker(t, "ps", "-a", "-q", "--filter", "label=com.docker.compose.project="+p.Name, "--filter", "label=com.docker.compose.service=debug"); created != "" {
+		t.Errorf("make debug left a debug container (%s): %s", harness.Inspect(t, created, "{{.State.Status}}"), created)
+	}
+	p.waitServes(markerText) // the dev service goes on serving
 }

@@ -25,9 +25,9 @@ import (
 func TestRunnerDrainsUnderLoad(t *testing.T) {
 	t.Parallel()
 	c := harness.StartContainer(t, makeImage(t, "prod"), nil)
-	harness.WaitBody(t, 30*time.Second, c.URL+"/", "Hello, World!")
+	harness.WaitBody(t, 30*time.Second, c.URL+harness.MarkerPath, prodMarker)
 
-	drain, took := harness.StopUnderLoad(t, c, 32, 2000, "Hello, World!")
+	drain, took := harness.StopUnderLoadAt(t, c, harness.MarkerPath, 32, 2000, prodMarker)
 	t.Logf("docker stop took %s; %s", took.Round(time.Millisecond), drain)
 	if drain.Accepted < 2000 {
 		t.Errorf("the server logged only %d requests", drain.Accepted)
@@ -47,21 +47,24 @@ func TestRunnerDrainsUnderLoad(t *testing.T) {
 func TestRunnerWithstandsHostileInput(t *testing.T) {
 	t.Parallel()
 	c := harness.StartContainer(t, makeImage(t, "prod"), nil)
-	harness.WaitBody(t, 30*time.Second, c.URL+"/", "Hello, World!")
+	harness.WaitBody(t, 30*time.Second, c.URL+harness.MarkerPath, prodMarker)
 
+	// Each at the marker route, a GET-only route of the test's own: the
+	// project's own routes may take any method or path.
+	const route = harness.MarkerPath
 	tests := []struct {
 		name       string
 		request    string
 		wantStatus int
 		wantJSON   bool
 	}{
-		{"unknown path", "GET /no/such/path HTTP/1.1\r\nHost: x\r\n\r\n", 404, true},
-		{"wrong method", "DELETE / HTTP/1.1\r\nHost: x\r\n\r\n", 405, true},
+		{"unknown path", "GET " + route + "/no/such/path HTTP/1.1\r\nHost: x\r\n\r\n", 404, true},
+		{"wrong method", "DELETE " + route + " HTTP/1.1\r\nHost: x\r\n\r\n", 405, true},
 		// 100 MB announced, 5 bytes sent: the answer comes without the body.
-		{"body over the limit", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\nhello", 413, true},
+		{"body over the limit", "POST " + route + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\nhello", 413, true},
 		{"malformed request line", "GARBAGE\r\n\r\n", 400, false},
-		{"header over the limit", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 64<<10) + "\r\n\r\n", 431, false},
-		{"URL over the limit", "GET /?q=" + strings.Repeat("a", 9<<10) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414, true},
+		{"header over the limit", "GET " + route + " HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 64<<10) + "\r\n\r\n", 431, false},
+		{"URL over the limit", "GET " + route + "?q=" + strings.Repeat("a", 9<<10) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,7 +95,7 @@ func TestRunnerWithstandsHostileInput(t *testing.T) {
 			_, err := io.ReadAll(conn) // returns when the server closes
 			closed <- err
 		}()
-		header := "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("s", 100)
+		header := "GET " + route + " HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("s", 100)
 		for i := 0; ; i++ {
 			select {
 			case <-closed:
@@ -113,7 +116,7 @@ func TestRunnerWithstandsHostileInput(t *testing.T) {
 	if running := c.Inspect("{{.State.Running}} {{.RestartCount}}"); running != "true 0" {
 		t.Errorf("after hostile input: running, restarts = %s", running)
 	}
-	harness.WaitBody(t, 10*time.Second, c.URL+"/", "Hello, World!")
+	harness.WaitBody(t, 10*time.Second, c.URL+route, prodMarker)
 }
 
 // rawExchange sends request bytes on a new connection and returns the
@@ -138,6 +141,7 @@ func rawExchange(t *testing.T, addr, request string) (*http.Response, error) {
 func TestComposeProdProfile(t *testing.T) {
 	t.Parallel()
 	p := harness.NewProject(t, harness.CopyRepo(t), "prod")
+	harness.AddMarker(t, p.Dir, prodMarker)
 	image := harness.UniqueName("go-webapp-e2e-produp-")
 	t.Cleanup(func() { removeImages(image) })
 	port := freePort(t)
@@ -155,9 +159,9 @@ func TestComposeProdProfile(t *testing.T) {
 	if got := strings.TrimSpace(harness.Command(t, p.Dir, env, "make", "-s", "print-HOST_PORT")); got != strconv.Itoa(port) {
 		t.Errorf("make run-prod would publish on %s, want .env's %d", got, port)
 	}
-	status, body, err := harness.Get(p.URL("prod") + "/")
-	if err != nil || status != 200 || body != "Hello, World!" {
-		t.Fatalf("GET / = %d %q %v", status, body, err)
+	status, body, err := harness.Get(p.URL("prod") + harness.MarkerPath)
+	if err != nil || status != 200 || body != prodMarker {
+		t.Fatalf("GET %s = %d %q %v", harness.MarkerPath, status, body, err)
 	}
 	if services := strings.Fields(p.Compose("ps", "--services")); !slices.Equal(services, []string{"prod"}) {
 		t.Errorf("running services %v, want only prod", services)

@@ -31,20 +31,20 @@ func TestDevLoopOnAMountWithNoFileEvents(t *testing.T) {
 	}
 	checkNoEvents(t, mount, backing)
 	harness.MountAppFrom(t, p.Dir, mount)
-	edit := func(t *testing.T, old, new string) { harness.ReplaceIn(t, p.handler, old, new) }
+	edit := func(t *testing.T, old, new string) { harness.ReplaceIn(t, p.marker, old, new) }
 
 	harness.RunSteps(t, []harness.Step{
 		{Name: "up serves through the mount", Run: func(t *testing.T) {
 			p.Build()
 			p.Compose("up", "-d")
-			p.waitServes("Hello, World!")
+			p.waitServes(markerText)
 			if logs := p.Logs(); strings.Contains(logs, noEventsLine) {
 				t.Fatalf("devloop said the mount sends no events before any save:\n%s", logs)
 			}
 		}},
 
 		{Name: "the first save is noticed, said once, and served", Run: func(t *testing.T) {
-			edit(t, `"Hello, World!"`, `"Hello, no events!"`)
+			edit(t, fmt.Sprintf("%q", markerText), `"Hello, no events!"`)
 			t.Logf("first save to its response: %s", p.waitServes("Hello, no events!"))
 			if n := strings.Count(p.Logs(), noEventsLine); n != 1 {
 				t.Errorf("devloop's line about the mount appears %d times, want once", n)

@@ -18,11 +18,21 @@ import (
 )
 
 // The tests build the production images once, under a name of their own so
-// that a user's go-webapp:latest is left alone.
+// that a user's image is left alone, from a copy of the project with the
+// marker route (harness.AddMarker), which answers prodMarker. They carry
+// the repository's version stamp (stamp: VERSION, COMMIT, BUILD_DATE).
 var (
 	testImage = harness.UniqueName("go-webapp-e2e-")
 	builds    sync.Map // make target -> *imageBuild
+	stamp     = map[string]string{}
+	marked    = sync.OnceValue(func() string {
+		repo := harness.CopyRepo(suite)
+		harness.AddMarker(suite, repo, prodMarker)
+		return repo
+	})
 )
+
+const prodMarker = "e2e: the production image serves"
 
 type imageBuild struct {
 	once sync.Once
@@ -38,7 +48,11 @@ func makeImage(t *testing.T, target string) string {
 	build := b.(*imageBuild)
 	build.once.Do(func() {
 		// Not t's context: the image outlives this test for the others.
-		build.out, build.err = harness.RunBuild(context.Background(), harness.RepoRoot(), nil, "make", target, "IMAGE="+testImage)
+		args := []string{target, "IMAGE=" + testImage}
+		for name, value := range stamp {
+			args = append(args, name+"="+value)
+		}
+		build.out, build.err = harness.RunBuild(context.Background(), marked(), nil, "make", args...)
 	})
 	if build.err != nil {
 		t.Fatalf("make %s: %v\n%s", target, build.err, build.out)
@@ -59,7 +73,7 @@ func removeImages(repository string) {
 
 func TestProdImageIsTaggedLatestAndVersion(t *testing.T) {
 	makeImage(t, "prod")
-	version := harness.MakeVariable(t, "VERSION")
+	version := stamp["VERSION"]
 	latest := harness.Inspect(t, testImage+":latest", "{{.Id}}")
 	if versioned := harness.Inspect(t, testImage+":"+version, "{{.Id}}"); latest != versioned {
 		t.Errorf("%s:latest is %s but %s:%s is %s", testImage, latest, testImage, version, versioned)
@@ -67,8 +81,8 @@ func TestProdImageIsTaggedLatestAndVersion(t *testing.T) {
 	labels := harness.Inspect(t, testImage+":latest", "{{json .Config.Labels}}")
 	for _, want := range []string{
 		`"org.opencontainers.image.version":"` + version + `"`,
-		`"org.opencontainers.image.revision":"` + harness.MakeVariable(t, "COMMIT") + `"`,
-		`"org.opencontainers.image.created":"` + harness.MakeVariable(t, "BUILD_DATE") + `"`,
+		`"org.opencontainers.image.revision":"` + stamp["COMMIT"] + `"`,
+		`"org.opencontainers.image.created":"` + stamp["BUILD_DATE"] + `"`,
 		`"org.opencontainers.image.title":"` + testImage + `"`,
 		`"org.opencontainers.image.source"`,
 	} {
@@ -102,13 +116,13 @@ func TestProdImages(t *testing.T) {
 
 func testProdContainer(t *testing.T, c *harness.Container) {
 	t.Helper()
-	harness.WaitBody(t, 30*time.Second, c.URL+"/", "Hello, World!")
+	harness.WaitBody(t, 30*time.Second, c.URL+harness.MarkerPath, prodMarker)
 
 	if user := c.Inspect("{{.Config.User}}"); user != "65532:65532" {
 		t.Errorf("image user = %q, want 65532:65532", user)
 	}
 	status := harness.Docker(t, "exec", c.Name, "/usr/local/bin/app", "-version")
-	if !strings.Contains(status, harness.MakeVariable(t, "VERSION")) {
+	if !strings.Contains(status, stamp["VERSION"]) {
 		t.Errorf("-version in the image printed %q, want the make VERSION", status)
 	}
 	// What the kernel says, not what the image claims.
@@ -232,7 +246,7 @@ func exportedFiles(t *testing.T, image string) map[string][]byte {
 func TestBuilderCrossCompilesForArm64(t *testing.T) {
 	t.Parallel()
 	dest := t.TempDir()
-	harness.Build(t, harness.RepoRoot(), nil, "docker", "buildx", "build", "-f", "docker/Dockerfile", "--target", "builder",
+	harness.Build(t, harness.Source(), nil, "docker", "buildx", "build", "-f", "docker/Dockerfile", "--target", "builder",
 		"--platform", "linux/arm64", "--output", "type=local,dest="+dest, ".")
 	files := slices.Sorted(maps.Keys(harness.TreeState(t, dest)))
 	if want := []string{"etc/passwd", "etc/ssl/certs/ca-certificates.crt", "usr/local/bin/app"}; !slices.Equal(files, want) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"sync"
 
@@ -102,11 +101,6 @@ const (
 // user's file has.
 const pageFile = "app/zz_e2e_page.go"
 
-// addRoutesOpening finds the opening line of addRoutes (app/routes.go),
-// which docs/testing.md asks a project to keep, and the name of its
-// *echo.Echo parameter.
-var addRoutesOpening = regexp.MustCompile(`(?m)^func addRoutes\((\w+) \*echo\.Echo.*\{\n`)
-
 // AddPage adds to the copy in repo an HTML page at PagePath, served under
 // `Content-Security-Policy: default-src 'self'` when csp is set, whose
 // <h1 id="zz-e2e-text"> says text, and a JSON route at JSONPath. It returns
@@ -115,9 +109,9 @@ func AddPage(t TB, repo, text string, csp bool) string {
 	t.Helper()
 	routes := filepath.Join(repo, "app", "routes.go")
 	source := ReadFile(t, routes)
-	m := addRoutesOpening.FindStringSubmatchIndex(source)
+	m := addRoutesLine.FindStringSubmatchIndex(source) // marker.go
 	if m == nil {
-		t.Fatalf("%s has no `func addRoutes(e *echo.Echo, ...) {`: the tests add their routes there", routes)
+		t.Fatalf("%s has no `func addRoutes(e *echo.Echo, ...) {`: the tests add their routes there (docs/testing.md says what a project keeps)", routes)
 	}
 	e := source[m[2]:m[3]]
 	added := fmt.Sprintf("\t%s.GET(%q, zzE2EPage) // the end-to-end tests' routes\n\t%s.GET(%q, zzE2EJSON)\n", e, PagePath, e, JSONPath)

@@ -33,7 +33,7 @@ func DialDAP(t TB, addr string) *DAP {
 		if err != nil {
 			return false, err.Error()
 		}
-		d = &DAP{t: t, conn: conn, reader: bufio.NewReader(conn), counts: map[string]int{}}
+		d = newDAP(t, conn)
 		if err := d.initialize(); err != nil {
 			conn.Close()
 			return false, err.Error()
@@ -44,11 +44,36 @@ func DialDAP(t TB, addr string) *DAP {
 	return d
 }
 
+// ConnectDAP opens a connection to addr and sends nothing: a client that
+// takes its time before it speaks (Initialize), as GoLand and scripted
+// clients may.
+func ConnectDAP(t TB, addr string) *DAP {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", addr, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return newDAP(t, conn)
+}
+
+func newDAP(t TB, conn net.Conn) *DAP {
+	return &DAP{t: t, conn: conn, reader: bufio.NewReader(conn), counts: map[string]int{}}
+}
+
+// Initialize sends initialize as VS Code does, and waits for its answer.
+func (d *DAP) Initialize() {
+	d.t.Helper()
+	if err := d.initialize(); err != nil {
+		d.t.Fatalf("DAP initialize: %v", err)
+	}
+}
+
 func (d *DAP) initialize() error {
 	d.seq++
 	raw, _ := json.Marshal(map[string]any{"seq": d.seq, "type": "request", "command": "initialize",
 		"arguments": map[string]any{"adapterID": "go", "pathFormat": "path", "linesStartAt1": true, "columnsStartAt1": true}})
-	_ = d.conn.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = d.conn.SetDeadline(time.Now().Add(10 * time.Second))
 	if err := dap.WriteBaseMessage(d.conn, raw); err != nil {
 		return err
 	}
@@ -66,6 +91,10 @@ func (d *DAP) initialize() error {
 		d.events = append(d.events, msg)
 	}
 }
+
+// Vanish closes the connection without a disconnect: a window closed, an
+// editor that crashed, a network that dropped.
+func (d *DAP) Vanish() { d.conn.Close() }
 
 // Request sends command with arguments (any JSON-encodable value) and
 // returns the response, keeping the events that arrive before it. A response

@@ -44,7 +44,13 @@ func (d Drain) String() string {
 // against logs, read once during has returned.
 func UnderLoad(t TB, addr string, clients, warmup int, wantBody string, during func(*load.Generator), logs func() string) Drain {
 	t.Helper()
-	result := Load(t, addr, clients, warmup, wantBody, during)
+	return UnderLoadAt(t, addr, "/", clients, warmup, wantBody, during, logs)
+}
+
+// UnderLoadAt is UnderLoad requesting GET path (MarkerPath, say).
+func UnderLoadAt(t TB, addr, path string, clients, warmup int, wantBody string, during func(*load.Generator), logs func() string) Drain {
+	t.Helper()
+	result := LoadAt(t, addr, path, clients, warmup, wantBody, during)
 	logged := load.LoggedIDs(logs())
 	return Drain{Accepted: len(logged), Lost: result.Lost(logged), Refused: result.Failed}
 }
@@ -52,7 +58,13 @@ func UnderLoad(t TB, addr string, clients, warmup int, wantBody string, during f
 // Load is UnderLoad without the server's side: what the clients saw.
 func Load(t TB, addr string, clients, warmup int, wantBody string, during func(*load.Generator)) load.Result {
 	t.Helper()
-	gen := load.Start(addr, "/", clients, wantBody)
+	return LoadAt(t, addr, "/", clients, warmup, wantBody, during)
+}
+
+// LoadAt is Load requesting GET path.
+func LoadAt(t TB, addr, path string, clients, warmup int, wantBody string, during func(*load.Generator)) load.Result {
+	t.Helper()
+	gen := load.Start(addr, path, clients, wantBody)
 	stopped := false
 	defer func() { // when t.Fatalf ended the test early
 		if !stopped {
@@ -73,8 +85,14 @@ func Load(t TB, addr string, clients, warmup int, wantBody string, during func(*
 // and returns the account and how long the stop took.
 func StopUnderLoad(t TB, c *Container, clients, warmup int, wantBody string) (Drain, time.Duration) {
 	t.Helper()
+	return StopUnderLoadAt(t, c, "/", clients, warmup, wantBody)
+}
+
+// StopUnderLoadAt is StopUnderLoad requesting GET path.
+func StopUnderLoadAt(t TB, c *Container, path string, clients, warmup int, wantBody string) (Drain, time.Duration) {
+	t.Helper()
 	var took time.Duration
-	drain := UnderLoad(t, c.Addr, clients, warmup, wantBody,
+	drain := UnderLoadAt(t, c.Addr, path, clients, warmup, wantBody,
 		func(*load.Generator) { took = c.Stop() },
 		c.Logs)
 	return drain, took

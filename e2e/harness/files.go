@@ -8,12 +8,28 @@ import (
 	"strings"
 )
 
-// CopyRepo copies the working tree (uncommitted changes included) into a new
-// temporary directory and returns it, so a test can edit app/ without
-// touching the real tree. .git, bin/ and the test tooling stay behind.
+// CopyRepo copies the project under test (Source) into a new temporary
+// directory and returns it, so a test can edit app/ without touching the
+// real tree. .git, bin/ and the test tooling stay behind.
 func CopyRepo(t TB) string {
 	t.Helper()
-	return CopyOf(t, RepoRoot())
+	return CopyOf(t, Source())
+}
+
+// source is what CopyRepo copies when it is not the repository itself.
+var source string
+
+// SetSource makes CopyRepo copy dir from now on: the end-to-end suite runs
+// on a copy of the repository made someone's own (e2e/main_test.go).
+func SetSource(dir string) { source = dir }
+
+// Source is the project the tests copy: the working tree (uncommitted
+// changes included), or what SetSource set.
+func Source() string {
+	if source == "" {
+		return RepoRoot()
+	}
+	return source
 }
 
 // CopyOf is CopyRepo for another copy of the repository, edits and all.

@@ -119,9 +119,15 @@ func UniqueName(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-// MakeVariable reads a variable of the repository's Makefile, which names the
-// image and the base images.
+// MakeVariable reads a variable of the Makefile of the project under test
+// (Source), which names the image and the base images.
 func MakeVariable(t TB, name string) string {
 	t.Helper()
-	return strings.TrimSpace(Command(t, RepoRoot(), nil, "make", "-s", "print-"+name))
+	return MakeVariableIn(t, Source(), name)
+}
+
+// MakeVariableIn reads a variable of the Makefile in dir.
+func MakeVariableIn(t TB, dir, name string) string {
+	t.Helper()
+	return strings.TrimSpace(Command(t, dir, nil, "make", "-s", "print-"+name))
 }

@@ -75,19 +75,7 @@ func (b *bench) reload() {
 	underSession := b.sessionSeries(debugRepo, debug)
 	debug.Compose("down")
 
-	b.Logf("reload (c): incremental go build ./app on the host, %d edits", b.edits)
-	floorRepo := b.copyRepo()
-	build := func() time.Duration {
-		start := time.Now()
-		harness.Command(b, floorRepo, nil, "go", "build", "-o", filepath.Join(b.work, "floor-app"), "./app")
-		return time.Since(start)
-	}
-	build() // warm the host's build cache
-	var floor []time.Duration
-	for range b.edits {
-		b.edit(floorRepo)
-		floor = append(floor, build())
-	}
+	floor := b.floorSeries()
 
 	title := fmt.Sprintf("1. Reload: save → new response, %d edits", b.edits)
 	b.add(title, "(a) this dev container", stats(ours), "air + devloop, .air.toml")
@@ -115,6 +103,43 @@ func (b *bench) reload() {
 	if ac > maxReloadOverFloor {
 		b.far("reload median %s is %.1f× the build floor %s (bound %.0f×)", round(median(ours)), ac, round(median(floor)), maxReloadOverFloor)
 	}
+}
+
+// floorSeries is (c): b.edits incremental builds of ./app on the host, each
+// after an edit.
+func (b *bench) floorSeries() []time.Duration {
+	b.Logf("reload (c): incremental go build ./app on the host, %d edits", b.edits)
+	floorRepo := b.copyRepo()
+	build := func() time.Duration {
+		start := time.Now()
+		harness.Command(b, floorRepo, nil, "go", "build", "-o", filepath.Join(b.work, "floor-app"), "./app")
+		return time.Since(start)
+	}
+	build() // warm the host's build cache
+	var floor []time.Duration
+	for range b.edits {
+		b.edit(floorRepo)
+		floor = append(floor, build())
+	}
+	return floor
+}
+
+// session is row (f) alone beside the floor (c), for work on the debug
+// relay without the whole reload table (BENCH_ONLY=session).
+func (b *bench) session() {
+	b.Logf("reload (f): the debug service with one editor session attached throughout, %d edits", b.edits)
+	repo := b.copyRepo()
+	debug := harness.NewProject(b, repo, "debug")
+	debug.Compose("up", "-d", "--build")
+	harness.WaitBody(b, 5*time.Minute, debug.URL("debug")+"/", b.greeting(repo))
+	underSession := b.sessionSeries(repo, debug)
+	debug.Compose("down")
+	floor := b.floorSeries()
+	title := fmt.Sprintf("1. Reload: save → new response, %d edits", b.edits)
+	b.add(title, "(c) floor: incremental `go build ./app` on the host", stats(floor), "default flags: optimised, DWARF kept")
+	b.add(title, "(f) the debug service, one editor session attached: save → stopped at the breakpoint in the new build", stats(underSession),
+		"a DAP client as VS Code; devloop's relay replays the session into each new delve")
+	b.add(title, "f/c (median)", fmt.Sprintf("%.2f", ratio(median(underSession), median(floor))), "goal ≤ 1.5")
 }
 
 // reloadSeries waits for a freshly started dev server at url, warms it up
