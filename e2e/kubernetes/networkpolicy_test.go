@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -44,7 +45,10 @@ func checkNetworkPolicies(t *testing.T, d *harness.Deployment) {
 		var in []string
 		for _, r := range rules {
 			if len(r.From) > 0 {
-				t.Errorf("%s: a rule lets in only from %s; the app needs HTTP from anywhere its Service is reached", pod.name, r.From)
+				var from bytes.Buffer
+				raw, _ := json.Marshal(r.From)
+				_ = json.Compact(&from, raw)
+				t.Errorf("%s: a rule lets in only from %s; the app needs HTTP from anywhere its Service is reached", pod.name, from.String())
 			}
 			if len(r.Ports) == 0 {
 				in = append(in, "every port")
@@ -57,7 +61,7 @@ func checkNetworkPolicies(t *testing.T, d *harness.Deployment) {
 			t.Errorf("%s: policies let in %v, want %v", pod.name, in, pod.in)
 		}
 		if rules, isolated := allowed(t, list.Items, pod.labels, "Egress"); !isolated || len(rules) > 0 {
-			t.Errorf("%s: policies let traffic out (isolated for egress: %v, rules %v); the app calls nothing", pod.name, isolated, rules)
+			t.Errorf("%s: policies let traffic out (isolated for egress: %v, rules %v); nothing in the namespace calls out", pod.name, isolated, rules)
 		}
 	}
 }
