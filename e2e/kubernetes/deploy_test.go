@@ -16,8 +16,9 @@ import (
 const clients = 32
 
 // TestDeployAndRollOutUnderLoad walks one deployment through its life: make
-// deploy, admission, rollouts and a deleted pod under load, make undeploy.
-// Each step starts from the state the one before it left.
+// deploy, admission, network policies, rollouts and a deleted pod under
+// load, make undeploy. Each step starts from the state the one before it
+// left.
 func TestDeployAndRollOutUnderLoad(t *testing.T) {
 	d := harness.NewDeployment(t)
 	d.Build("v1")
@@ -31,8 +32,9 @@ func TestDeployAndRollOutUnderLoad(t *testing.T) {
 			// Now that the namespace exists, every object passes the API
 			// server's validation and admission as it stands.
 			harness.Kubectl(t, "apply", "--dry-run=server", "-k", d.Rendered())
-			objects := d.Kubectl("get", "deployment,service,poddisruptionbudget", "-o", "name")
-			for _, want := range []string{"deployment.apps/app", "service/app", "poddisruptionbudget.policy/app"} {
+			objects := d.Kubectl("get", "deployment,service,poddisruptionbudget,networkpolicy", "-o", "name")
+			for _, want := range []string{"deployment.apps/app", "service/app", "poddisruptionbudget.policy/app",
+				"networkpolicy.networking.k8s.io/default-deny", "networkpolicy.networking.k8s.io/app"} {
 				if !strings.Contains(objects, want) {
 					t.Errorf("%s was not created; the namespace holds:\n%s", want, objects)
 				}
@@ -64,6 +66,10 @@ spec:
 			if ready := d.Kubectl("get", "deployment", "app", "-o", "jsonpath={.status.readyReplicas}"); ready != "2" {
 				t.Errorf("ready replicas %s, want 2", ready)
 			}
+		}},
+
+		{Name: "network policies let in only HTTP to the app, and nothing out", Run: func(t *testing.T) {
+			checkNetworkPolicies(t, d)
 		}},
 
 		{Name: "rollout restart fails no request", Run: func(t *testing.T) {
