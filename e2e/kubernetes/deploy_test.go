@@ -21,14 +21,17 @@ const clients = 32
 // left.
 func TestDeployAndRollOutUnderLoad(t *testing.T) {
 	d := harness.NewDeployment(t)
+	// The requests go to a route of the test's own, whose answer it
+	// changes for the new version: the project's own routes are the user's.
+	marker := harness.AddMarker(t, d.Dir, "v1")
 	d.Build("v1")
-	handlers := filepath.Join(d.Dir, "app", "handlers.go")
+	url := func() string { return "http://" + d.Addr() + harness.MarkerPath }
 
 	harness.RunSteps(t, []harness.Step{
 		{Name: "make deploy serves on the NodePort", Run: func(t *testing.T) {
 			t.Log(d.Make("deploy", "v1"))
 			d.Kubectl("wait", "--for=condition=Ready", "pod", "-l", "app.kubernetes.io/name=app", "--timeout=2m")
-			harness.WaitBody(t, time.Minute, "http://"+d.Addr()+"/", "Hello, World!")
+			harness.WaitBody(t, time.Minute, url(), "v1")
 			// Now that the namespace exists, every object passes the API
 			// server's validation and admission as it stands.
 			harness.Kubectl(t, "apply", "--dry-run=server", "-k", d.Rendered())
@@ -73,7 +76,7 @@ spec:
 		}},
 
 		{Name: "rollout restart fails no request", Run: func(t *testing.T) {
-			result := harness.Load(t, d.Addr(), clients, 500, "Hello, World!", func(gen *load.Generator) {
+			result := harness.LoadAt(t, d.Addr(), harness.MarkerPath, clients, 500, "v1", func(gen *load.Generator) {
 				old := d.Pods()
 				d.Kubectl("rollout", "restart", "deployment/app")
 				d.Kubectl("rollout", "status", "deployment/app", "--timeout=3m")
@@ -84,9 +87,9 @@ spec:
 		}},
 
 		{Name: "make deploy of a new version fails no request", Run: func(t *testing.T) {
-			harness.ReplaceIn(t, handlers, `"Hello, World!"`, `"Hello, v2!"`)
+			harness.ReplaceIn(t, marker, `"v1"`, `"v2"`)
 			d.Build("v2")
-			result := harness.Load(t, d.Addr(), clients, 500, "", func(gen *load.Generator) {
+			result := harness.LoadAt(t, d.Addr(), harness.MarkerPath, clients, 500, "", func(gen *load.Generator) {
 				old := d.Pods()
 				d.Make("deploy", "v2")
 				d.WaitGone(old)
@@ -94,13 +97,13 @@ spec:
 			})
 			checkNoneFailed(t, result)
 			for range 10 { // new connections, spread over the pods
-				harness.WaitBody(t, time.Minute, "http://"+d.Addr()+"/", "Hello, v2!")
+				harness.WaitBody(t, time.Minute, url(), "v2")
 			}
 		}},
 
 		{Name: "a pod deleted under load is replaced", Run: func(t *testing.T) {
 			pod := d.Pods()[0]
-			result := harness.Load(t, d.Addr(), clients, 500, "Hello, v2!", func(gen *load.Generator) {
+			result := harness.LoadAt(t, d.Addr(), harness.MarkerPath, clients, 500, "v2", func(gen *load.Generator) {
 				d.Kubectl("delete", pod, "--wait")
 				d.Kubectl("rollout", "status", "deployment/app", "--timeout=3m")
 				harness.WaitMore(t, gen, 500)
