@@ -16,23 +16,28 @@ import (
 const clients = 32
 
 // TestDeployAndRollOutUnderLoad walks one deployment through its life: make
-// deploy, admission, rollouts and a deleted pod under load, make undeploy.
-// Each step starts from the state the one before it left.
+// deploy, admission, network policies, rollouts and a deleted pod under
+// load, make undeploy. Each step starts from the state the one before it
+// left.
 func TestDeployAndRollOutUnderLoad(t *testing.T) {
 	d := harness.NewDeployment(t)
+	// The requests go to a route of the test's own, whose answer it
+	// changes for the new version: the project's own routes are the user's.
+	marker := harness.AddMarker(t, d.Dir, "v1")
 	d.Build("v1")
-	handlers := filepath.Join(d.Dir, "app", "handlers.go")
+	url := func() string { return "http://" + d.Addr() + harness.MarkerPath }
 
 	harness.RunSteps(t, []harness.Step{
 		{Name: "make deploy serves on the NodePort", Run: func(t *testing.T) {
 			t.Log(d.Make("deploy", "v1"))
 			d.Kubectl("wait", "--for=condition=Ready", "pod", "-l", "app.kubernetes.io/name=app", "--timeout=2m")
-			harness.WaitBody(t, time.Minute, "http://"+d.Addr()+"/", "Hello, World!")
+			harness.WaitBody(t, time.Minute, url(), "v1")
 			// Now that the namespace exists, every object passes the API
 			// server's validation and admission as it stands.
 			harness.Kubectl(t, "apply", "--dry-run=server", "-k", d.Rendered())
-			objects := d.Kubectl("get", "deployment,service,poddisruptionbudget", "-o", "name")
-			for _, want := range []string{"deployment.apps/app", "service/app", "poddisruptionbudget.policy/app"} {
+			objects := d.Kubectl("get", "deployment,service,poddisruptionbudget,networkpolicy", "-o", "name")
+			for _, want := range []string{"deployment.apps/app", "service/app", "poddisruptionbudget.policy/app",
+				"networkpolicy.networking.k8s.io/default-deny", "networkpolicy.networking.k8s.io/app"} {
 				if !strings.Contains(objects, want) {
 					t.Errorf("%s was not created; the namespace holds:\n%s", want, objects)
 				}
@@ -66,8 +71,12 @@ spec:
 			}
 		}},
 
+		{Name: "network policies let in only HTTP to the app, and nothing out", Run: func(t *testing.T) {
+			checkNetworkPolicies(t, d)
+		}},
+
 		{Name: "rollout restart fails no request", Run: func(t *testing.T) {
-			result := harness.Load(t, d.Addr(), clients, 500, "Hello, World!", func(gen *load.Generator) {
+			result := harness.LoadAt(t, d.Addr(), harness.MarkerPath, clients, 500, "v1", func(gen *load.Generator) {
 				old := d.Pods()
 				d.Kubectl("rollout", "restart", "deployment/app")
 				d.Kubectl("rollout", "status", "deployment/app", "--timeout=3m")
@@ -78,9 +87,9 @@ spec:
 		}},
 
 		{Name: "make deploy of a new version fails no request", Run: func(t *testing.T) {
-			harness.ReplaceIn(t, handlers, `"Hello, World!"`, `"Hello, v2!"`)
+			harness.ReplaceIn(t, marker, `"v1"`, `"v2"`)
 			d.Build("v2")
-			result := harness.Load(t, d.Addr(), clients, 500, "", func(gen *load.Generator) {
+			result := harness.LoadAt(t, d.Addr(), harness.MarkerPath, clients, 500, "", func(gen *load.Generator) {
 				old := d.Pods()
 				d.Make("deploy", "v2")
 				d.WaitGone(old)
@@ -88,13 +97,13 @@ spec:
 			})
 			checkNoneFailed(t, result)
 			for range 10 { // new connections, spread over the pods
-				harness.WaitBody(t, time.Minute, "http://"+d.Addr()+"/", "Hello, v2!")
+				harness.WaitBody(t, time.Minute, url(), "v2")
 			}
 		}},
 
 		{Name: "a pod deleted under load is replaced", Run: func(t *testing.T) {
 			pod := d.Pods()[0]
-			result := harness.Load(t, d.Addr(), clients, 500, "Hello, v2!", func(gen *load.Generator) {
+			result := harness.LoadAt(t, d.Addr(), harness.MarkerPath, clients, 500, "v2", func(gen *load.Generator) {
 				d.Kubectl("delete", pod, "--wait")
 				d.Kubectl("rollout", "status", "deployment/app", "--timeout=3m")
 				harness.WaitMore(t, gen, 500)
