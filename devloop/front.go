@@ -40,6 +40,7 @@ type front struct {
 	first   chan struct{} // closed once a backend is set
 	once    sync.Once
 	server  *http.Server
+	browser *browsers // the pages' script and events (browser.go); nil: DEVLOOP_BROWSER=off
 
 	mu       sync.Mutex
 	replaced map[string]*backend      // by address, until waitUnused
@@ -120,7 +121,7 @@ func (f *front) switchTo(s server) {
 		FlushInterval: -1, // stream as the app writes: server-sent events, long polls
 		ModifyResponse: func(resp *http.Response) error {
 			b.watchForStream(resp)
-			return nil
+			return f.browser.modifyResponse(resp) // the stale-build header, the pages' script
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() != nil {
@@ -202,7 +203,14 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c, ok := r.Context().Value(clientConnKey{}).(*clientConn); ok && !c.answer() {
 		return // the way out closed its connection: nobody to answer
 	}
+	if f.browser.owns(r) {
+		f.browser.ServeHTTP(w, r)
+		return
+	}
 	if f.current.Load() == nil {
+		if f.browser.answerWithoutBuild(w, r) {
+			return
+		}
 		if f.waiting != nil {
 			f.waiting()
 		}

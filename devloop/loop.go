@@ -63,6 +63,8 @@ type loop struct {
 	// come (stop).
 	halt    context.Context
 	haltNow context.CancelFunc
+
+	browser *browsers // the open pages: told of each switch and failure (browser.go); nil: none
 }
 
 // generation is one build and, once started, its server.
@@ -141,6 +143,7 @@ func (l *loop) reload(ctx context.Context, changes <-chan struct{}) (superseded 
 	}
 
 	l.serving(s)
+	l.browser.switched(g.n)
 	old := l.current
 	l.current = g
 	go l.reportCrash(g)
@@ -169,6 +172,7 @@ func (l *loop) buildFailed(err error) {
 		attrs = append(attrs, "error", err)
 		messages = err.Error() + "\n"
 	}
+	l.browser.failed(l.builds, fmt.Sprintf("build %d did not compile", l.builds), messages)
 	if l.current == nil {
 		l.log.Info("the build failed; nothing serves until a save that compiles", attrs...)
 		return
@@ -182,6 +186,7 @@ func (l *loop) buildFailed(err error) {
 // when ctx ends, which the caller has ruled out.
 func (l *loop) startFailed(g *generation) {
 	status := exitStatus(g.server.Err())
+	l.browser.exited(g.n, g.server, status)
 	if l.current == nil {
 		l.log.Info("the new build exited before it served; nothing serves until a save that starts", "build", g.n, "status", status)
 		return

@@ -17,7 +17,8 @@
 // event streams and WebSockets; relay.go the debug port; server.go
 // how a build's server starts and stops, with or without delve; watch.go
 // starts air and takes its notifications; poll.go notices a mount that
-// sends no file events, and polls it.
+// sends no file events, and polls it; browser.go tells the open pages of
+// each reload and failure, and inject.go puts its script into each page.
 package main
 
 import (
@@ -58,6 +59,9 @@ type config struct {
 	// AIR_POLL: "true" polls from the start, "false" never; unset, devloop
 	// finds out whether the mount sends file events (poll.go).
 	Poll string
+	// DEVLOOP_BROWSER: "off" passes every response as the app sent it: no
+	// script in pages, no stale-build header (browser.go).
+	Browser bool
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -69,6 +73,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Package:     "./app",
 		Watched:     "app",
 		Poll:        getenv("AIR_POLL"),
+	}
+	switch v := getenv("DEVLOOP_BROWSER"); v {
+	case "", "on":
+		cfg.Browser = true
+	case "off":
+	default:
+		return cfg, fmt.Errorf("DEVLOOP_BROWSER=%q: want on (or unset) or off", v)
 	}
 	if cfg.Poll != "" && cfg.Poll != "true" && cfg.Poll != "false" {
 		return cfg, fmt.Errorf("AIR_POLL=%q: want true, false, or unset to let devloop find out", cfg.Poll)
@@ -126,6 +137,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// The published port, open from the first moment: requests wait there
 	// for the first build rather than being refused.
 	front := newFront(logger)
+	var browser *browsers
+	if cfg.Browser {
+		browser = newBrowsers(logger, workingDir())
+	}
+	browser.attach(front)
 	frontListener, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -153,7 +169,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	loop := &loop{
 		builder: goBuild{pkg: cfg.Package, gcflags: cfg.GCFlags, dwarf: launch.debug, output: stderr},
-		launch:  launch.start,
+		launch:  browser.capture(launch),
 		dir:     filepath.Join(cfg.Dir, "builds"),
 		log:     logger,
 		drain:   cfg.Drain,
@@ -167,6 +183,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		},
 		unused: func(s server) { front.waitUnused(s, time.Second) },
 	}
+	loop.browser = browser
 	if debugger != nil {
 		loop.console = debugger.console
 		loop.compiling = debugger.compiling

@@ -13,12 +13,13 @@
 //	kubernetes.go  a rollout under load, where a test cluster is set up
 //	noevents.go    reload and idle CPU on a mount that sends no file events
 //	baseline.go    reload beside another revision's (BENCH_BASELINE=main)
+//	browser.go     save → new content in an open page: devloop's script, air's proxy
 //	report.go      the table
 //
 // The comparison baselines are real files under baselines/, linted with the
 // rest. BENCH_QUICK=1 takes fewer samples, for trying it out; BENCH_ONLY
 // names the measurements to run (cold,reload,sizes,rebuild,start,stop,
-// devstop,throughput,rollout,noevents,baseline; session: reload's row f alone), for working on one; BENCH_BASELINE
+// devstop,throughput,rollout,noevents,baseline,browser; session: reload's row f alone), for working on one; BENCH_BASELINE
 // names a git revision whose reload the baseline measurement compares with. The exit status
 // is non-zero only when a figure is far from its goal, never on noise.
 package main
@@ -53,7 +54,7 @@ func main() {
 	measurements := []measurement{
 		{"cold", b.coldStart}, {"reload", b.reload}, {"sizes", b.sizes}, {"rebuild", b.rebuild}, {"start", b.start},
 		{"stop", b.stopUnderLoad}, {"devstop", b.devStop}, {"throughput", b.throughput}, {"rollout", b.rollout}, {"noevents", b.noEvents},
-		{"baseline", b.baseline}, {"session", b.session},
+		{"baseline", b.baseline}, {"session", b.session}, {"browser", b.browserReload},
 	}
 	err := b.run(selected(measurements, os.Getenv("BENCH_ONLY"))...)
 	if err != nil {
