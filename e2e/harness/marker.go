@@ -39,9 +39,16 @@ func AddMarker(t TB, repo, text string) string {
 	}
 	echo := source[m[2]:m[3]]
 	WriteFile(t, routes, source[:m[1]]+fmt.Sprintf("\t%s.GET(%q, zzE2EMarker) // the end-to-end tests' route\n", echo, MarkerPath)+source[m[1]:])
-	file := filepath.Join(repo, markerFile)
+	file := MarkerFile(repo)
 	WriteFile(t, file, MarkerSource(text))
 	return file
+}
+
+// MarkerFile is the marker's file in the copy of the repository in repo,
+// for code that edits it where AddMarker's answer is not at hand (a copy of
+// a copy, a copy inside a container).
+func MarkerFile(repo string) string {
+	return filepath.Join(repo, markerFile)
 }
 
 // MarkerSource is the marker's file answering text.

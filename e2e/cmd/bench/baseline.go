@@ -14,7 +14,9 @@ import (
 // this one's, edit by edit in turn, so that both see the same load of the
 // machine. It is how a change to the loop is judged: on a shared machine
 // the reload figures of two separate runs can differ by more than the
-// change does. Without BENCH_BASELINE it is skipped.
+// change does. Both get the marker route, measured as everywhere else, so
+// the revision must have addRoutes in app/routes.go (the sample has since
+// it split its routes out). Without BENCH_BASELINE it is skipped.
 func (b *bench) baseline() {
 	rev := os.Getenv("BENCH_BASELINE")
 	if rev == "" {
@@ -23,12 +25,16 @@ func (b *bench) baseline() {
 	}
 	b.Logf("baseline: building and starting the dev containers of %s and of this copy", rev)
 	theirRepo := b.checkout(rev)
+	if _, err := os.Stat(filepath.Join(theirRepo, "app", "routes.go")); err != nil {
+		b.Fatalf("BENCH_BASELINE=%s has no app/routes.go, where the bench adds its route to addRoutes: choose a later revision", rev)
+	}
+	b.addMarker(theirRepo)
 	theirs := harness.NewProject(b, theirRepo)
 	theirs.Compose("up", "-d", "--build")
 	ours := b.devProject()
-	theirURL, ourURL := theirs.URL("dev")+"/", ours.URL("dev")+"/"
-	harness.WaitBody(b, 5*time.Minute, theirURL, b.greeting(theirRepo))
-	harness.WaitBody(b, 5*time.Minute, ourURL, b.greeting(b.repo))
+	theirURL, ourURL := theirs.URL("dev")+harness.MarkerPath, ours.URL("dev")+harness.MarkerPath
+	harness.WaitBody(b, 5*time.Minute, theirURL, b.marker(theirRepo))
+	harness.WaitBody(b, 5*time.Minute, ourURL, b.marker(b.repo))
 	b.measureReloads(theirRepo, theirURL, 2) // warm up
 	b.measureReloads(b.repo, ourURL, 2)
 

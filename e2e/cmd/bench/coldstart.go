@@ -18,7 +18,7 @@ func (b *bench) coldStart() {
 	fresh := harness.NewProject(b, harness.CopyOf(b, b.repo))
 	up := timeIt(func() {
 		fresh.Compose("up", "-d", "--build")
-		harness.WaitBody(b, 5*time.Minute, fresh.URL("dev")+"/", b.greeting(b.repo))
+		harness.WaitBody(b, 5*time.Minute, fresh.URL("dev")+harness.MarkerPath, b.marker(b.repo))
 	})
 	fresh.Compose("down", "-v")
 

@@ -19,7 +19,7 @@ func (b *bench) devStop() {
 	b.Logf("dev stop: docker compose stop with a keep-alive, a preconnected and a half-sent connection open")
 	project := b.devProject()
 	url := project.URL("dev")
-	harness.WaitBody(b, 2*time.Minute, url+"/", b.greeting(b.repo))
+	harness.WaitBody(b, 2*time.Minute, url+harness.MarkerPath, b.marker(b.repo))
 	harness.OpenLingering(b, strings.TrimPrefix(url, "http://"))
 	took := timeIt(func() { project.Compose("stop") })
 	code := harness.Inspect(b, project.ContainerID("dev"), "{{.State.ExitCode}}")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -21,15 +20,16 @@ func (b *bench) rollout() {
 	}
 	b.Logf("rollout: make deploy v1, then v2 under load")
 	d := harness.NewDeployment(b)
+	marker := harness.AddMarker(b, d.Dir, "v1")
 	d.Build("v1")
 	d.Make("deploy", "v1")
-	harness.WaitBody(b, time.Minute, "http://"+d.Addr()+"/", "Hello, World!")
-	harness.ReplaceIn(b, filepath.Join(d.Dir, "app", "handlers.go"), `"Hello, World!"`, `"Hello, v2!"`)
+	harness.WaitBody(b, time.Minute, "http://"+d.Addr()+harness.MarkerPath, "v1")
+	harness.ReplaceIn(b, marker, `"v1"`, `"v2"`)
 	d.Build("v2")
 
 	var took time.Duration
 	var drained time.Duration
-	result := harness.Load(b, d.Addr(), 32, 500, "", func(gen *load.Generator) {
+	result := harness.LoadAt(b, d.Addr(), harness.MarkerPath, 32, 500, "", func(gen *load.Generator) {
 		old := d.Pods()
 		start := time.Now()
 		d.Make("deploy", "v2")

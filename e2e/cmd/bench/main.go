@@ -16,6 +16,11 @@
 //	browser.go     save → new content in an open page: devloop's script, air's proxy
 //	report.go      the table
 //
+// Like the end-to-end tests, it relies on nothing of the sample's content:
+// the copy it measures gets the tests' own route (harness.AddMarker, GET
+// /zz-e2e), whose answer each edit changes and every wait and load asks for,
+// so that it runs on a project whose GET / says anything.
+//
 // The comparison baselines are real files under baselines/, linted with the
 // rest. BENCH_QUICK=1 takes fewer samples, for trying it out; BENCH_ONLY
 // names the measurements to run (cold,reload,sizes,rebuild,start,stop,
@@ -29,7 +34,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,7 +107,7 @@ type bench struct {
 	repo        string            // the copy the bench edits and builds
 	image       string            // what `make prod` builds here
 	dev         *harness.Project  // the dev service on repo
-	greetings   map[string]string // repository copy -> the greeting its app/handlers.go holds
+	markers     map[string]string // repository copy -> the text its marker route answers
 	sections    []section
 	farFromGoal []string
 	cleanups    []func()
@@ -112,7 +116,7 @@ type bench struct {
 }
 
 func newBench(ctx context.Context, quick bool) *bench {
-	b := &bench{ctx: ctx, quick: quick, edits: 20, greetings: map[string]string{}, startedAt: time.Now()}
+	b := &bench{ctx: ctx, quick: quick, edits: 20, markers: map[string]string{}, startedAt: time.Now()}
 	if quick {
 		b.edits = 5
 	}
@@ -166,6 +170,7 @@ func (b *bench) run(measurements ...func()) (err error) {
 	b.Cleanup(func() { os.RemoveAll(b.work) })
 	b.image = harness.UniqueName("go-webapp-bench-")
 	b.repo = harness.CopyRepo(b)
+	b.addMarker(b.repo)
 	for _, measure := range measurements {
 		if err := b.ctx.Err(); err != nil {
 			return err
@@ -217,27 +222,35 @@ func (b *bench) devProject() *harness.Project {
 	return b.dev
 }
 
-// edit saves a new greeting in repo's app/handlers.go and returns it.
+// addMarker adds the marker route to repo, a copy of a revision of the
+// repository, answering "Hello, bench!".
+func (b *bench) addMarker(repo string) {
+	b.markers[repo] = "Hello, bench!"
+	harness.AddMarker(b, repo, b.markers[repo])
+}
+
+// edit saves a new answer of repo's marker route and returns it: a one-line
+// change in app/, as a developer's save.
 func (b *bench) edit(repo string) string {
 	next := fmt.Sprintf("Hello, bench %d!", time.Now().UnixNano())
-	harness.ReplaceIn(b, filepath.Join(repo, "app", "handlers.go"), strconv.Quote(b.greeting(repo)), strconv.Quote(next))
-	b.greetings[repo] = next
+	harness.ReplaceIn(b, harness.MarkerFile(repo), strconv.Quote(b.marker(repo)), strconv.Quote(next))
+	b.markers[repo] = next
 	return next
 }
 
-// greeting is the text GET / answers with the code in repo, a copy of the
-// repository that starts with the original greeting.
-func (b *bench) greeting(repo string) string {
-	if g, ok := b.greetings[repo]; ok {
-		return g
+// marker is the text the marker route answers with the code in repo.
+func (b *bench) marker(repo string) string {
+	text, ok := b.markers[repo]
+	if !ok {
+		b.Fatalf("%s has no marker route: a copy the bench measures is made by copyRepo, or gets one with addMarker", repo)
 	}
-	return "Hello, World!"
+	return text
 }
 
-// copyRepo copies the bench's copy to a new directory, greeting and all.
+// copyRepo copies the bench's copy to a new directory, marker and all.
 func (b *bench) copyRepo() string {
 	dst := harness.CopyOf(b, b.repo)
-	b.greetings[dst] = b.greeting(b.repo)
+	b.markers[dst] = b.marker(b.repo)
 	return dst
 }
 

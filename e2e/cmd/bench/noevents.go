@@ -68,8 +68,8 @@ type mountSeries struct {
 func (b *bench) mountSeries(repo string, idle time.Duration) mountSeries {
 	p := harness.NewProject(b, repo)
 	p.Compose("up", "-d", "--build")
-	url := p.URL("dev") + "/"
-	harness.WaitBody(b, 5*time.Minute, url, b.greeting(repo))
+	url := p.URL("dev") + harness.MarkerPath
+	harness.WaitBody(b, 5*time.Minute, url, b.marker(repo))
 	var m mountSeries
 	m.idleBefore = b.idleCPU(p, idle)
 	m.first = harness.WaitBody(b, time.Minute, url, b.edit(repo))

@@ -29,8 +29,8 @@ func (b *bench) reload() {
 	// under the same load of the machine.
 	b.Logf("reload (a) and (d): %d edits, each followed by the same build in a second dev container", b.edits)
 	builder := b.startBuilder(dev)
-	url := dev.URL("dev") + "/"
-	harness.WaitBody(b, 5*time.Minute, url, b.greeting(b.repo))
+	url := dev.URL("dev") + harness.MarkerPath
+	harness.WaitBody(b, 5*time.Minute, url, b.marker(b.repo))
 	b.measureReloads(b.repo, url, 2) // warm up
 	var ours, inContainer, beyondBuild []time.Duration
 	for i := range b.edits {
@@ -38,8 +38,11 @@ func (b *bench) reload() {
 		beyondBuild = append(beyondBuild, ours[i]-b.lastCompile(dev))
 		inContainer = append(inContainer, b.containerBuild(builder, i))
 	}
-	b.Logf("reload (a) under load: %d edits while 4 clients request GET /", b.edits)
-	underLoad := harness.Load(b, strings.TrimPrefix(dev.URL("dev"), "http://"), 4, 100, "", func(gen *load.Generator) {
+	// The builder is a container of the dev service too: gone, it leaves the
+	// service one container for later measurements to look up (devstop).
+	harness.Docker(b, "rm", "-f", builder)
+	b.Logf("reload (a) under load: %d edits while 4 clients request GET %s", b.edits, harness.MarkerPath)
+	underLoad := harness.LoadAt(b, strings.TrimPrefix(dev.URL("dev"), "http://"), harness.MarkerPath, 4, 100, "", func(gen *load.Generator) {
 		for range b.edits {
 			harness.WaitBody(b, time.Minute, url, b.edit(b.repo))
 			harness.WaitMore(b, gen, 50)
@@ -64,13 +67,13 @@ func (b *bench) reload() {
 	b.Cleanup(func() {
 		_, _ = harness.Run(context.Background(), "", nil, "docker", "exec", air.Name, "rm", "-rf", "/work/tmp")
 	})
-	defaults := b.reloadSeries(plain, air.URL+"/")
+	defaults := b.reloadSeries(plain, air.URL+harness.MarkerPath)
 
 	b.Logf("reload (e): the debug service, every build under delve, %d edits", b.edits)
 	debugRepo := b.copyRepo()
 	debug := harness.NewProject(b, debugRepo, "debug")
 	debug.Compose("up", "-d", "--build")
-	underDelve := b.reloadSeries(debugRepo, debug.URL("debug")+"/")
+	underDelve := b.reloadSeries(debugRepo, debug.URL("debug")+harness.MarkerPath)
 	b.Logf("reload (f): the same with one editor session attached throughout, %d edits", b.edits)
 	underSession := b.sessionSeries(debugRepo, debug)
 	debug.Compose("down")
@@ -80,7 +83,7 @@ func (b *bench) reload() {
 	title := fmt.Sprintf("1. Reload: save → new response, %d edits", b.edits)
 	b.add(title, "(a) this dev container", stats(ours), "air + devloop, .air.toml")
 	b.add(title, fmt.Sprintf("(a) requests refused or failed during %d reloads", b.edits),
-		fmt.Sprintf("%d of %d", failed, failed+len(underLoad.OK)), "4 clients on GET / throughout; goal 0")
+		fmt.Sprintf("%d of %d", failed, failed+len(underLoad.OK)), "4 clients on GET "+harness.MarkerPath+" throughout; goal 0")
 	b.add(title, "(b) same image, air defaults", stats(defaults), "whole project mounted, root, delay 1000 ms")
 	b.add(title, "(c) floor: incremental `go build ./app` on the host", stats(floor), "default flags: optimised, DWARF kept")
 	b.add(title, "(d) the same build inside the dev container", stats(inContainer), "devloop's flags, the cache volumes, edit by edit in turn with (a); busybox time, 10 ms steps")
@@ -131,7 +134,7 @@ func (b *bench) session() {
 	repo := b.copyRepo()
 	debug := harness.NewProject(b, repo, "debug")
 	debug.Compose("up", "-d", "--build")
-	harness.WaitBody(b, 5*time.Minute, debug.URL("debug")+"/", b.greeting(repo))
+	harness.WaitBody(b, 5*time.Minute, debug.URL("debug")+harness.MarkerPath, b.marker(repo))
 	underSession := b.sessionSeries(repo, debug)
 	debug.Compose("down")
 	floor := b.floorSeries()
@@ -145,7 +148,7 @@ func (b *bench) session() {
 // reloadSeries waits for a freshly started dev server at url, warms it up
 // with two edits, then returns the reload times of b.edits more.
 func (b *bench) reloadSeries(repo, url string) []time.Duration {
-	harness.WaitBody(b, 5*time.Minute, url, b.greeting(repo))
+	harness.WaitBody(b, 5*time.Minute, url, b.marker(repo))
 	b.measureReloads(repo, url, 2)
 	return b.measureReloads(repo, url, b.edits)
 }
@@ -162,15 +165,15 @@ func (b *bench) measureReloads(repo, url string, n int) []time.Duration {
 }
 
 // sessionSeries attaches one DAP session to the debug service of p, as VS
-// Code does, with a breakpoint in the hello handler, and returns, for each
+// Code does, with a breakpoint in the marker's handler, and returns, for each
 // of b.edits edits (after two to warm up), the time from the save to the
 // stopped event of a request in the new build.
 func (b *bench) sessionSeries(repo string, p *harness.Project) []time.Duration {
-	handlers := filepath.Join(repo, "app", "handlers.go")
-	url := p.URL("debug") + "/"
+	marker := harness.MarkerFile(repo)
+	url := p.URL("debug") + harness.MarkerPath
 	d := harness.DialDAP(b, p.Addr("debug", 2345))
 	d.Attach(map[string]any{"request": "attach", "mode": "remote", "substitutePath": []map[string]string{{"from": repo, "to": "/src"}}},
-		handlers, harness.LineOf(b, handlers, strconv.Quote(b.greeting(repo))))
+		marker, harness.LineOf(b, marker, strconv.Quote(b.marker(repo))))
 	var samples []time.Duration
 	for i := range b.edits + 2 {
 		start := time.Now()
@@ -228,12 +231,13 @@ mkdir -p /tmp/d && cp /src/go.mod /src/go.sum /tmp/d/ && cp -r /src/app /tmp/d/a
 	return name
 }
 
-// containerBuild edits the builder's copy and times devloop's build of
-// it with busybox time.
+// containerBuild edits the marker in the builder's copy, a new answer
+// each time, and times devloop's build of it with busybox time.
 func (b *bench) containerBuild(builder string, i int) time.Duration {
 	out := harness.Docker(b, "exec", builder, "sh", "-c", fmt.Sprintf(`set -e
-cd /tmp/d && sed -i "s/\"Hello, [^\"]*!\"/\"Hello, d%d!\"/" app/handlers.go
-time %s -o /tmp/d/bin ./app 2>&1`, i, harness.DevBuild))
+cd /tmp/d && cat > %s <<'EOF'
+%sEOF
+time %s -o /tmp/d/bin ./app 2>&1`, harness.MarkerFile("."), harness.MarkerSource(fmt.Sprintf("Hello, d%d!", i)), harness.DevBuild))
 	m := buildTime.FindStringSubmatch(out)
 	if m == nil {
 		b.Fatalf("no time in the in-container build's output:\n%s", out)

@@ -16,7 +16,7 @@ func (b *bench) start() {
 	project.Compose("down")
 	dev := timeIt(func() {
 		project.Compose("up", "-d")
-		harness.WaitBody(b, 2*time.Minute, project.URL("dev")+"/", b.greeting(b.repo))
+		harness.WaitBody(b, 2*time.Minute, project.URL("dev")+harness.MarkerPath, b.marker(b.repo))
 	})
 	project.Compose("down")
 
@@ -27,11 +27,11 @@ func (b *bench) start() {
 	b.add(title, "runner container (`docker run -d`)", round(runner).String(), "includes reading the published port back")
 }
 
-// startRunner starts image and waits until it serves the greeting the
-// bench's copy holds.
+// startRunner starts image and waits until its marker route answers what
+// the bench's copy holds.
 func (b *bench) startRunner(image string, flags []string) *harness.Container {
 	c := harness.StartContainer(b, image, flags)
-	harness.WaitBody(b, time.Minute, c.URL+"/", b.greeting(b.repo))
+	harness.WaitBody(b, time.Minute, c.URL+harness.MarkerPath, b.marker(b.repo))
 	return c
 }
 
@@ -40,7 +40,7 @@ func (b *bench) startRunner(image string, flags []string) *harness.Container {
 func (b *bench) stopUnderLoad() {
 	b.Logf("stop under load: docker stop while 32 clients keep requests in flight")
 	c := b.startRunner(b.prodImage(), nil)
-	drain, took := harness.StopUnderLoad(b, c, 32, 2000, b.greeting(b.repo))
+	drain, took := harness.StopUnderLoadAt(b, c, harness.MarkerPath, 32, 2000, b.marker(b.repo))
 	code := c.Inspect("{{.State.ExitCode}}")
 
 	title := "5. Stop under load (runner, 32 clients on loopback)"

@@ -22,7 +22,9 @@ import (
 var bareBaseline embed.FS
 
 // throughput counts the requests per second 32 keep-alive clients get from
-// the runner, beside the bare net/http baseline serving the same body. The
+// the runner's marker route, beside the bare net/http baseline serving the
+// same body: both a handler that writes a constant string, as the sample's
+// GET / does, whatever a project's own GET / has become. The
 // servers run side by side and take turns under load, several rounds, each
 // round in another order, so that a noisy moment of the machine does not land
 // on one of them only; each figure is the median of its rounds. A second bare
@@ -39,7 +41,7 @@ func (b *bench) throughput() {
 	if b.quick {
 		rounds, seconds = 1, 3
 	}
-	body := b.greeting(b.repo) // what the runner built last serves
+	body := b.marker(b.repo) // what the runner built last serves
 	bare := b.buildBare()
 	servers := []*loadedServer{
 		{label: "bare net/http", c: b.startRunner(bare, []string{"-e", "BODY=" + body})},
@@ -67,7 +69,7 @@ func (b *bench) throughput() {
 	bounded, local, naive := servers[5], servers[6], servers[7]
 	ratio := func(s *loadedServer) float64 { return s.rate() / base.rate() }
 
-	title := fmt.Sprintf("6. Throughput: GET /, 32 keep-alive clients on loopback, median of %d rounds of %d s", rounds, seconds)
+	title := fmt.Sprintf("6. Throughput: GET %s, 32 keep-alive clients on loopback, median of %d rounds of %d s", harness.MarkerPath, rounds, seconds)
 	b.add(title, "bare net/http hello world", fmt.Sprintf("%.0f req/s", base.rate()), "same build, same base image")
 	b.add(title, "this app (a JSON log line per request)", fmt.Sprintf("%.0f req/s", ours.rate()), fmt.Sprintf("%.2f× bare; goal ≥ 0.9", ratio(ours)))
 	b.add(title, "this app, LOG_LEVEL=warn", fmt.Sprintf("%.0f req/s", quiet.rate()), fmt.Sprintf("%.2f× bare: no log line at all", ratio(quiet)))
@@ -120,7 +122,7 @@ func (s *loadedServer) run(b *bench, body string, d time.Duration, dockerd []int
 	pid, _ := strconv.Atoi(s.c.Inspect("{{.State.Pid}}"))
 	serverBefore, serverOK := cpuTime(pid)
 	dockerdBefore, dockerdOK := cpuTime(dockerd...)
-	gen := load.Start(s.c.Addr, "/", 32, body)
+	gen := load.Start(s.c.Addr, harness.MarkerPath, 32, body)
 	select {
 	case <-time.After(d):
 	case <-b.ctx.Done():

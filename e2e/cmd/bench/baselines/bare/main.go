@@ -1,6 +1,7 @@
 // Command bare is the baseline for `make bench`'s throughput row: net/http's
 // hello world with no framework, no middleware and no logging. It answers
-// GET / with $BODY, so that it serves exactly what the app under test does.
+// every GET ("GET /" matches any path, the bench's marker route among them)
+// with $BODY, so that it serves exactly what the app under test does.
 //
 // With LOG_REQUESTS=1 it is what a developer would write instead of the app:
 // the same, plus slog's JSON line per request straight to stdout, one write
