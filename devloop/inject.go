@@ -121,7 +121,7 @@ func (in *injector) take(data []byte) {
 // </body>, which the next read may complete.
 func partialBodyEnd(s []byte) int {
 	for k := min(len(s), len(bodyEnd)-1); k > 0; k-- {
-		if bytes.EqualFold(s[len(s)-k:], bodyEnd[:k]) {
+		if bytes.Equal(asciiLower(s[len(s)-k:]), bodyEnd[:k]) {
 			return k
 		}
 	}
@@ -133,5 +133,19 @@ func (in *injector) Close() error { return in.src.Close() }
 // lastIndexFold is bytes.LastIndex ignoring ASCII case: </BODY> is a
 // </body> too.
 func lastIndexFold(s, sep []byte) int {
-	return bytes.LastIndex(bytes.ToLower(s), sep)
+	return bytes.LastIndex(asciiLower(s), sep)
+}
+
+// asciiLower is s with A-Z lowered and every other byte as it is, so that
+// an index into it is an index into s. (bytes.ToLower is not: it reads s as
+// UTF-8, and a page in another charset, a Latin-1 "é" say, comes out longer.)
+func asciiLower(s []byte) []byte {
+	lower := make([]byte, len(s))
+	for i, c := range s {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	return lower
 }
