@@ -59,7 +59,7 @@ type browsers struct {
 	streams    map[chan pageEvent]struct{}
 	closed     bool
 
-	compressedOnce sync.Once
+	passedOnce sync.Once
 }
 
 // failure is a build that did not take over, as an overlay shows it.
@@ -268,7 +268,7 @@ func (b *browsers) modifyResponse(resp *http.Response) error {
 	}
 	ok, whyNot := injectable(resp)
 	if whyNot != "" {
-		b.compressedOnce.Do(func() {
+		b.passedOnce.Do(func() {
 			b.log.Info("an HTML page passed without devloop's script: it reloads by hand", "uri", resp.Request.URL.RequestURI(), "why", whyNot)
 		})
 	}

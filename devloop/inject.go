@@ -29,9 +29,14 @@ func injectable(resp *http.Response) (ok bool, whyNot string) {
 		resp.StatusCode == http.StatusPartialContent, resp.StatusCode == http.StatusNotModified:
 		return false, "" // no body, or a part of one: a 304's page is the one the browser has, injected already
 	}
-	mediaType, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	mediaType, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if err != nil || mediaType != "text/html" {
 		return false, ""
+	}
+	if charset := strings.ToLower(params["charset"]); strings.HasPrefix(charset, "utf-16") || strings.HasPrefix(charset, "utf-32") {
+		// The tag is ASCII, which these charsets are not: added, it would
+		// corrupt the page.
+		return false, "charset " + charset
 	}
 	if strings.HasPrefix(strings.ToLower(resp.Header.Get("Content-Disposition")), "attachment") {
 		return false, "" // a download, not a page

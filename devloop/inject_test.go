@@ -80,6 +80,7 @@ func TestInjectionAddsTheScriptToHTMLPagesOnly(t *testing.T) {
 		{"malformed: </body> twice, the script before the last",
 			"text/html", "", "<body><script>s='</body>'</script></body>tail</body>",
 			"<body><script>s='</body>'</script></body>tail" + scriptTag + "</body>"},
+		{"utf-16 page passes untouched: the tag is not utf-16", "text/html; charset=UTF-16LE", "", "<\x00/\x00b\x00", "<\x00/\x00b\x00"},
 		{"empty html", "text/html", "", "", scriptTag},
 		{"json", "application/json", "", `{"a":"</body>"}`, `{"a":"</body>"}`},
 		{"plain text", "text/plain", "", "</body>", "</body>"},
