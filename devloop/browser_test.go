@@ -245,6 +245,7 @@ func TestLoopTellsThePages(t *testing.T) {
 	b := newBrowsers(slog.New(slog.NewTextHandler(io.Discard, nil)), "/src")
 	var builder builder = failingBuilder{messages: "# example.com/app\napp/handlers.go:12:9: undefined: foo\n"}
 	var exitErr error
+	toldBeforeTheSwitch := 0
 	l := &loop{
 		builder: builderFunc(func(ctx context.Context, out string) error {
 			if err := builder.build(ctx, out); err != nil {
@@ -257,10 +258,16 @@ func TestLoopTellsThePages(t *testing.T) {
 			io.WriteString(t, "starting\npanic: no config\n\ngoroutine 1 [running]:\nmain.main()\n\t/src/app/main.go:10 +0x1d\n")
 			return &tailedServer{server: &fakeServer{version: bin, exitErr: exitErr, stopped: make(chan struct{}), done: make(chan struct{})}, tail: t}, nil
 		},
-		dir:     t.TempDir(),
-		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		drain:   time.Hour, // a fake server drains at once
-		serving: func(server) {},
+		dir:   t.TempDir(),
+		log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		drain: time.Hour, // a fake server drains at once
+		// The pages reload only once the front sends requests to the new
+		// build: when it switches, they must not have been told yet.
+		serving: func(server) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			toldBeforeTheSwitch = b.serving
+		},
 		browser: b,
 	}
 	// What run sets up, for calling reload by itself.
@@ -292,6 +299,9 @@ func TestLoopTellsThePages(t *testing.T) {
 	l.reload(t.Context(), never)
 	if got := broken(); got != (failure{}) || b.serving != 3 {
 		t.Errorf("after a build that serves: failure %+v, serving %d; want none, 3", got, b.serving)
+	}
+	if toldBeforeTheSwitch != 0 {
+		t.Errorf("the pages were told to reload for build %d before the front switched to it", toldBeforeTheSwitch)
 	}
 }
 
