@@ -99,6 +99,32 @@ func TestReservedPathNeverReachesTheApp(t *testing.T) {
 	}
 }
 
+// A page of another site open in the same browser must not read the
+// compiler's output (or the app's last lines): the reserved path answers
+// without CORS headers, so the browser keeps its answers from that page.
+func TestReservedPathIsNotForOtherOrigins(t *testing.T) {
+	_, b, url := behindFront(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*") // the app's own choice, for its own routes
+	})
+	b.failed(1, "build 1 did not compile", "app/secret.go:1:1: syntax error")
+	for _, path := range []string{eventsPath, scriptPath} {
+		ctx, cancel := context.WithCancel(t.Context())
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+path, nil)
+		req.Header.Set("Origin", "https://elsewhere.example")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name := range resp.Header {
+			if strings.HasPrefix(name, "Access-Control-") {
+				t.Errorf("%s answers another origin with %s: %s", path, name, resp.Header.Get(name))
+			}
+		}
+		resp.Body.Close()
+		cancel()
+	}
+}
+
 func fetch(t *testing.T, url string) (status int, body, contentType string) {
 	t.Helper()
 	resp, err := http.Get(url)
