@@ -53,9 +53,10 @@ type browsers struct {
 	repo     string // the directory the compiler's paths are relative to (/src), with a slash
 
 	mu         sync.Mutex
-	serving    int       // the build the front sends requests to; 0 before the first
-	switchedAt time.Time // when it took over
-	broken     *failure  // the newest build, when it failed; nil once one serves
+	serving    int           // the build the front sends requests to; 0 before the first
+	switchedAt time.Time     // when it took over
+	broken     *failure      // the newest build, when it failed; nil once one serves
+	nextFailed chan struct{} // closed at the next failure, then replaced
 	streams    map[chan pageEvent]struct{}
 	closed     bool
 
@@ -84,6 +85,8 @@ func newBrowsers(logger *slog.Logger, repo string) *browsers {
 		instance: hex.EncodeToString(id),
 		repo:     strings.TrimSuffix(repo, "/") + "/",
 		streams:  map[chan pageEvent]struct{}{},
+
+		nextFailed: make(chan struct{}),
 	}
 }
 
@@ -130,6 +133,8 @@ func (b *browsers) failed(n int, title, output string) {
 	defer b.mu.Unlock()
 	b.broken = &failure{Build: n, Serving: b.serving, Title: title, Output: strings.ReplaceAll(output, b.repo, "")}
 	b.broadcast("failure", b.broken)
+	close(b.nextFailed)
+	b.nextFailed = make(chan struct{})
 }
 
 // exited is failed for a server that exited before it served, with the
@@ -301,6 +306,25 @@ func (b *browsers) answerWithoutBuild(w http.ResponseWriter, r *http.Request) bo
 		scriptTag+"</body></html>\n")
 	return true
 }
+
+// firstBuildFailed is, for a browser's request for a page that waits for
+// the first build, a channel closed once no build serves and the newest
+// failed, when answerWithoutBuild answers it: on a first `up` whose code
+// does not compile, a tab opened during that build shows the failure
+// rather than waiting. It is nil (never ready) for other requests.
+func (b *browsers) firstBuildFailed(r *http.Request) <-chan struct{} {
+	if b == nil || !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.broken != nil && b.serving == 0 {
+		return closedChan
+	}
+	return b.nextFailed
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // capture starts each server with its output kept as well, the last lines
 // of which a failure shows when it exits before it serves.

@@ -412,3 +412,34 @@ func TestDevloopBrowserSetting(t *testing.T) {
 		t.Errorf("DEVLOOP_BROWSER=false was taken: a setting devloop does not understand must say so")
 	}
 }
+
+// A first `up` whose build fails while a browser's request for a page waits
+// for it: the page shows the failure then, rather than after the front's
+// two minutes of waiting.
+func TestAPageWaitingForTheFirstBuildShowsItsFailure(t *testing.T) {
+	f, url := startFront(t)
+	b := newBrowsers(f.log, "/src")
+	b.attach(f)
+	waiting := make(chan struct{}, 1)
+	f.waiting = func() { waiting <- struct{}{} }
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/", nil)
+	req.Header.Set("Accept", "text/html,*/*;q=0.8")
+	answered := make(chan string, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		answered <- resp.Status + " " + string(body)
+	}()
+	<-waiting // the request is with the front, and no build serves yet
+	b.failed(1, "build 1 did not compile", "app/handlers.go:3:1: syntax error")
+	if got := <-answered; !strings.HasPrefix(got, "503") || !strings.Contains(got, scriptTag) {
+		t.Errorf("a page waiting for the first build, which failed: %.80q; want 503 with the script", got)
+	}
+}
