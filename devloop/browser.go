@@ -278,7 +278,7 @@ func (b *browsers) modifyResponse(resp *http.Response) error {
 		})
 	}
 	if ok {
-		inject(resp, scriptTag)
+		inject(resp, scriptTagFor(resp.Header))
 	}
 	return nil
 }

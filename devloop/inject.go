@@ -47,6 +47,45 @@ func injectable(resp *http.Response) (ok bool, whyNot string) {
 	return true, ""
 }
 
+// scriptTagFor is the element for a page with header h. A strict
+// Content-Security-Policy (`script-src 'nonce-…' 'strict-dynamic'`) runs
+// only the scripts that carry the page's nonce, and then ignores 'self':
+// the element carries the nonce the policy names, if any.
+func scriptTagFor(h http.Header) string {
+	if nonce := cspNonce(h.Values("Content-Security-Policy")); nonce != "" {
+		return `<script src="` + scriptPath + `" nonce="` + nonce + `"></script>`
+	}
+	return scriptTag
+}
+
+// cspNonce is the first nonce that policies allow scripts with, or "".
+func cspNonce(policies []string) string {
+	for _, policy := range policies {
+		// A comma separates policies in one header, a semicolon directives.
+		for _, directive := range strings.FieldsFunc(policy, func(r rune) bool { return r == ';' || r == ',' }) {
+			fields := strings.Fields(directive)
+			if len(fields) == 0 {
+				continue
+			}
+			switch strings.ToLower(fields[0]) {
+			case "script-src-elem", "script-src", "default-src":
+			default:
+				continue
+			}
+			for _, source := range fields[1:] {
+				nonce, ok := strings.CutSuffix(source, "'")
+				if ok && len(nonce) > len("'nonce-") && strings.EqualFold(nonce[:len("'nonce-")], "'nonce-") {
+					nonce = nonce[len("'nonce-"):]
+					if strings.Trim(nonce, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_=") == "" {
+						return nonce // base64: nothing that could end the attribute
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
 // inject adds tag to resp, a page injectable accepted, as it streams
 // through: the body is not read ahead, so a page the app flushes in parts
 // reaches the browser in those parts. Content-Length, when the app sent

@@ -119,6 +119,36 @@ func TestInjectionAddsTheScriptToHTMLPagesOnly(t *testing.T) {
 	}
 }
 
+// Under a strict policy only a script with the page's nonce runs: the
+// element carries the one the app's policy names.
+func TestInjectionCarriesTheNonceOfTheAppsPolicy(t *testing.T) {
+	const page = "<html><body>x</body></html>"
+	for _, tc := range []struct{ policy, want string }{
+		{"default-src 'self'", scriptTag},
+		{"object-src 'none'; script-src 'NONCE-r4nd/0m+=' 'strict-dynamic'; base-uri 'none'",
+			`<script src="` + scriptPath + `" nonce="r4nd/0m+="></script>`},
+		{"default-src 'nonce-abc'", `<script src="` + scriptPath + `" nonce="abc"></script>`},
+		{"style-src 'nonce-forstyles'", scriptTag},
+		{`script-src 'nonce-a"onload="x'`, scriptTag}, // not base64: never written into the page
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			_, _, url := behindFront(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.Header().Set("Content-Security-Policy", tc.policy)
+				w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+				io.WriteString(w, page)
+			})
+			head, _, body := rawResponse(t, url, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if want := "<html><body>x" + tc.want + "</body></html>"; string(body) != want {
+				t.Errorf("body %q, want %q", body, want)
+			}
+			if head.Get("Content-Length") != strconv.Itoa(len(body)) || head.Get("Content-Security-Policy") != tc.policy {
+				t.Errorf("headers %v for a body of %d bytes", head, len(body))
+			}
+		})
+	}
+}
+
 func TestInjectionHeadGetsTheLengthOfTheInjectedPage(t *testing.T) {
 	const page = "<html><body>x</body></html>"
 	_, _, url := behindFront(t, func(w http.ResponseWriter, r *http.Request) {
