@@ -112,28 +112,33 @@ type injector struct {
 	pending []byte // read but not handed on: from the last </body>, or a possible start of one
 	holding bool   // pending starts with a </body>
 	ready   []byte // to hand on
-	ended   bool
+	err     error  // io.EOF at the end, or the error that cut the page short; returned once ready is handed on
 }
 
 func (in *injector) Read(p []byte) (int, error) {
 	for len(in.ready) == 0 {
-		if in.ended {
-			return 0, io.EOF
+		if in.err != nil {
+			return 0, in.err
 		}
 		n, err := in.src.Read(in.chunk)
 		if n > 0 {
 			in.take(in.chunk[:n])
 		}
-		if err == io.EOF {
-			in.ended = true
+		switch {
+		case err == io.EOF:
 			if in.holding {
 				in.ready = append(append(in.ready, in.tag...), in.pending...)
 			} else {
 				in.ready = append(append(in.ready, in.pending...), in.tag...)
 			}
-			in.pending = nil
-		} else if err != nil {
-			return 0, err // a page cut short gets no script: its end never came
+		case err != nil:
+			// A page cut short gets no script (its end never came), and
+			// every byte of it that came: the browser sees what it would
+			// without devloop.
+			in.ready = append(in.ready, in.pending...)
+		}
+		if err != nil {
+			in.pending, in.err = nil, err
 		}
 	}
 	n := copy(p, in.ready)
