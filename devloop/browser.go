@@ -307,11 +307,11 @@ func (b *browsers) answerWithoutBuild(w http.ResponseWriter, r *http.Request) bo
 	return true
 }
 
-// firstBuildFailed is, for a browser's request for a page that waits for
-// the first build, a channel closed once no build serves and the newest
-// failed, when answerWithoutBuild answers it: on a first `up` whose code
-// does not compile, a tab opened during that build shows the failure
-// rather than waiting. It is nil (never ready) for other requests.
+// firstBuildFailed, for a browser's request for a page that waits for the
+// first build, is closed when that build fails, for answerWithoutBuild to
+// answer it: on a first `up` whose code does not compile, a tab opened
+// while it compiled shows the failure at once. Other requests get nil
+// (never ready): they wait for a build.
 func (b *browsers) firstBuildFailed(r *http.Request) <-chan struct{} {
 	if b == nil || !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		return nil
@@ -319,12 +319,12 @@ func (b *browsers) firstBuildFailed(r *http.Request) <-chan struct{} {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.broken != nil && b.serving == 0 {
-		return closedChan
+		return alreadyClosed
 	}
 	return b.nextFailed
 }
 
-var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+var alreadyClosed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // capture starts each server with its output kept as well, the last lines
 // of which a failure shows when it exits before it serves.
