@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -50,7 +51,12 @@ var script []byte
 type browsers struct {
 	log      *slog.Logger
 	instance string // this devloop's: a page connected to a restarted container reloads
-	repo     string // the directory the compiler's paths are relative to (/src), with a slash
+	// A path that starts with the directory the compiler's paths are
+	// relative to (/src/): a line's start, or after a space, a quote, a
+	// parenthesis or an equals sign (a panic's frames, a log's source).
+	// Not any "/src/": the Go toolchain's own files are under
+	// /usr/local/go/src/.
+	repo *regexp.Regexp
 
 	mu         sync.Mutex
 	serving    int           // the build the front sends requests to; 0 before the first
@@ -83,7 +89,7 @@ func newBrowsers(logger *slog.Logger, repo string) *browsers {
 	return &browsers{
 		log:      logger,
 		instance: hex.EncodeToString(id),
-		repo:     strings.TrimSuffix(repo, "/") + "/",
+		repo:     regexp.MustCompile(`(?m)(^|[\s"'(=])` + regexp.QuoteMeta(strings.TrimSuffix(repo, "/")+"/")),
 		streams:  map[chan pageEvent]struct{}{},
 
 		nextFailed: make(chan struct{}),
@@ -131,7 +137,7 @@ func (b *browsers) failed(n int, title, output string) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.broken = &failure{Build: n, Serving: b.serving, Title: title, Output: strings.ReplaceAll(output, b.repo, "")}
+	b.broken = &failure{Build: n, Serving: b.serving, Title: title, Output: b.repo.ReplaceAllString(output, "$1")}
 	b.broadcast("failure", b.broken)
 	close(b.nextFailed)
 	b.nextFailed = make(chan struct{})

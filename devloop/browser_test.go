@@ -152,11 +152,13 @@ func TestPagesAreToldOfEachSwitchAndFailure(t *testing.T) {
 		t.Errorf("reload for %q, want build 1's id %q", reload.Build, b.buildID(1))
 	}
 
-	b.failed(2, "build 2 did not compile", "# example.com/app\napp/handlers.go:12:9: undefined: foo\n\t/src/app/main.go:7 +0x1d\n")
+	b.failed(2, "build 2 did not compile", "# example.com/app\napp/handlers.go:12:9: undefined: foo\n\t/src/app/main.go:7 +0x1d\n"+
+		"\t/usr/local/go/src/runtime/proc.go:283 +0x28\n{\"source\":\"/src/app/main.go:9\"}\n")
 	var f failure
 	page.next("failure", &f)
 	want := failure{Build: 2, Serving: 1, Title: "build 2 did not compile",
-		Output: "# example.com/app\napp/handlers.go:12:9: undefined: foo\n\tapp/main.go:7 +0x1d\n"}
+		Output: "# example.com/app\napp/handlers.go:12:9: undefined: foo\n\tapp/main.go:7 +0x1d\n" +
+			"\t/usr/local/go/src/runtime/proc.go:283 +0x28\n{\"source\":\"app/main.go:9\"}\n"} // the toolchain's own paths as they are
 	if f != want {
 		t.Errorf("failure %+v\nwant %+v (paths as the repository names them)", f, want)
 	}
