@@ -16,8 +16,13 @@ import (
 // bodyEnd is where the script reference goes: before the last </body>, so
 // a "</body>" inside an inline script or a comment earlier in the page is
 // left alone. A page without one gets it at the end, where browsers put it
-// in the body all the same.
-var bodyEnd = []byte("</body>")
+// in the body all the same; so does a page whose last "</body>" has a
+// </script> after it: that one may be text inside a script (the end tag is
+// optional), where the element would end the script early.
+var (
+	bodyEnd   = []byte("</body>")
+	scriptEnd = []byte("</script")
+)
 
 // injectable says whether resp is a whole HTML page the script may be added
 // to, and if not, why (for the log). Compressed pages pass untouched:
@@ -126,7 +131,7 @@ func (in *injector) Read(p []byte) (int, error) {
 		}
 		switch {
 		case err == io.EOF:
-			if in.holding {
+			if in.holding && !bytes.Contains(asciiLower(in.pending), scriptEnd) {
 				in.ready = append(append(in.ready, in.tag...), in.pending...)
 			} else {
 				in.ready = append(append(in.ready, in.pending...), in.tag...)
