@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -50,16 +51,22 @@ var script []byte
 type browsers struct {
 	log      *slog.Logger
 	instance string // this devloop's: a page connected to a restarted container reloads
-	repo     string // the directory the compiler's paths are relative to (/src), with a slash
+	// A path that starts with the directory the compiler's paths are
+	// relative to (/src/): a line's start, or after a space, a quote, a
+	// parenthesis or an equals sign (a panic's frames, a log's source).
+	// Not any "/src/": the Go toolchain's own files are under
+	// /usr/local/go/src/.
+	repo *regexp.Regexp
 
 	mu         sync.Mutex
-	serving    int       // the build the front sends requests to; 0 before the first
-	switchedAt time.Time // when it took over
-	broken     *failure  // the newest build, when it failed; nil once one serves
+	serving    int           // the build the front sends requests to; 0 before the first
+	switchedAt time.Time     // when it took over
+	broken     *failure      // the newest build, when it failed; nil once one serves
+	nextFailed chan struct{} // closed at the next failure, then replaced
 	streams    map[chan pageEvent]struct{}
 	closed     bool
 
-	compressedOnce sync.Once
+	passedOnce sync.Once
 }
 
 // failure is a build that did not take over, as an overlay shows it.
@@ -82,8 +89,10 @@ func newBrowsers(logger *slog.Logger, repo string) *browsers {
 	return &browsers{
 		log:      logger,
 		instance: hex.EncodeToString(id),
-		repo:     strings.TrimSuffix(repo, "/") + "/",
+		repo:     regexp.MustCompile(`(?m)(^|[\s"'(=])` + regexp.QuoteMeta(strings.TrimSuffix(repo, "/")+"/")),
 		streams:  map[chan pageEvent]struct{}{},
+
+		nextFailed: make(chan struct{}),
 	}
 }
 
@@ -128,8 +137,10 @@ func (b *browsers) failed(n int, title, output string) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.broken = &failure{Build: n, Serving: b.serving, Title: title, Output: strings.ReplaceAll(output, b.repo, "")}
+	b.broken = &failure{Build: n, Serving: b.serving, Title: title, Output: b.repo.ReplaceAllString(output, "$1")}
 	b.broadcast("failure", b.broken)
+	close(b.nextFailed)
+	b.nextFailed = make(chan struct{})
 }
 
 // exited is failed for a server that exited before it served, with the
@@ -268,12 +279,12 @@ func (b *browsers) modifyResponse(resp *http.Response) error {
 	}
 	ok, whyNot := injectable(resp)
 	if whyNot != "" {
-		b.compressedOnce.Do(func() {
+		b.passedOnce.Do(func() {
 			b.log.Info("an HTML page passed without devloop's script: it reloads by hand", "uri", resp.Request.URL.RequestURI(), "why", whyNot)
 		})
 	}
 	if ok {
-		inject(resp, scriptTag)
+		inject(resp, scriptTagFor(resp.Header))
 	}
 	return nil
 }
@@ -301,6 +312,25 @@ func (b *browsers) answerWithoutBuild(w http.ResponseWriter, r *http.Request) bo
 		scriptTag+"</body></html>\n")
 	return true
 }
+
+// firstBuildFailed, for a browser's request for a page that waits for the
+// first build, is closed when that build fails, for answerWithoutBuild to
+// answer it: on a first `up` whose code does not compile, a tab opened
+// while it compiled shows the failure at once. Other requests get nil
+// (never ready): they wait for a build.
+func (b *browsers) firstBuildFailed(r *http.Request) <-chan struct{} {
+	if b == nil || !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.broken != nil && b.serving == 0 {
+		return alreadyClosed
+	}
+	return b.nextFailed
+}
+
+var alreadyClosed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // capture starts each server with its output kept as well, the last lines
 // of which a failure shows when it exits before it serves.

@@ -11,7 +11,11 @@
   const reloadedKey = "devloop-reloaded-for";
   let source = null;
   let overlay = null;
-  let dismissed = null; // the output the developer closed
+  let shown = null; // the failure the overlay shows
+  // The failure the developer closed: it stays closed across reconnects,
+  // and the next failed save shows again, even with the same message.
+  let dismissed = null;
+  const key = (failure) => failure.build + "\n" + failure.output;
 
   // sessionStorage throws in a sandboxed frame: there, every reload counts.
   function remembered() {
@@ -79,7 +83,7 @@
       overlay = null;
       return;
     }
-    if (failure.output === dismissed) return;
+    if (key(failure) === dismissed) return;
     if (overlay) overlay.remove();
     overlay = style(document.createElement("div"), {
       position: "fixed", inset: "0", "z-index": "2147483647", overflow: "auto",
@@ -87,6 +91,7 @@
       font: "14px/1.5 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace",
       "text-align": "left",
     });
+    shown = failure;
     overlay.id = "devloop-overlay";
     overlay.setAttribute("role", "alertdialog");
     const title = style(document.createElement("div"), {
@@ -110,21 +115,18 @@
     close.type = "button";
     close.textContent = "×";
     close.title = "Dismiss (Esc)";
-    close.addEventListener("click", () => dismiss(failure));
+    close.addEventListener("click", dismiss);
     overlay.append(close, title, note, output);
     (document.body || document.documentElement).append(overlay);
   }
 
-  function dismiss(failure) {
-    dismissed = failure.output;
+  function dismiss() {
+    dismissed = key(shown);
     show(null);
   }
 
   document.addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && overlay) {
-      dismissed = overlay.querySelector(".devloop-output").textContent;
-      show(null);
-    }
+    if (e.key === "Escape" && overlay) dismiss();
   });
 
   if (document.visibilityState !== "hidden") connect();

@@ -99,6 +99,32 @@ func TestReservedPathNeverReachesTheApp(t *testing.T) {
 	}
 }
 
+// A page of another site open in the same browser must not read the
+// compiler's output (or the app's last lines): the reserved path answers
+// without CORS headers, so the browser keeps its answers from that page.
+func TestReservedPathIsNotForOtherOrigins(t *testing.T) {
+	_, b, url := behindFront(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*") // the app's own choice, for its own routes
+	})
+	b.failed(1, "build 1 did not compile", "app/secret.go:1:1: syntax error")
+	for _, path := range []string{eventsPath, scriptPath} {
+		ctx, cancel := context.WithCancel(t.Context())
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+path, nil)
+		req.Header.Set("Origin", "https://elsewhere.example")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name := range resp.Header {
+			if strings.HasPrefix(name, "Access-Control-") {
+				t.Errorf("%s answers another origin with %s: %s", path, name, resp.Header.Get(name))
+			}
+		}
+		resp.Body.Close()
+		cancel()
+	}
+}
+
 func fetch(t *testing.T, url string) (status int, body, contentType string) {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -126,11 +152,13 @@ func TestPagesAreToldOfEachSwitchAndFailure(t *testing.T) {
 		t.Errorf("reload for %q, want build 1's id %q", reload.Build, b.buildID(1))
 	}
 
-	b.failed(2, "build 2 did not compile", "# example.com/app\napp/handlers.go:12:9: undefined: foo\n\t/src/app/main.go:7 +0x1d\n")
+	b.failed(2, "build 2 did not compile", "# example.com/app\napp/handlers.go:12:9: undefined: foo\n\t/src/app/main.go:7 +0x1d\n"+
+		"\t/usr/local/go/src/runtime/proc.go:283 +0x28\n{\"source\":\"/src/app/main.go:9\"}\n")
 	var f failure
 	page.next("failure", &f)
 	want := failure{Build: 2, Serving: 1, Title: "build 2 did not compile",
-		Output: "# example.com/app\napp/handlers.go:12:9: undefined: foo\n\tapp/main.go:7 +0x1d\n"}
+		Output: "# example.com/app\napp/handlers.go:12:9: undefined: foo\n\tapp/main.go:7 +0x1d\n" +
+			"\t/usr/local/go/src/runtime/proc.go:283 +0x28\n{\"source\":\"app/main.go:9\"}\n"} // the toolchain's own paths as they are
 	if f != want {
 		t.Errorf("failure %+v\nwant %+v (paths as the repository names them)", f, want)
 	}
@@ -245,6 +273,7 @@ func TestLoopTellsThePages(t *testing.T) {
 	b := newBrowsers(slog.New(slog.NewTextHandler(io.Discard, nil)), "/src")
 	var builder builder = failingBuilder{messages: "# example.com/app\napp/handlers.go:12:9: undefined: foo\n"}
 	var exitErr error
+	toldBeforeTheSwitch := 0
 	l := &loop{
 		builder: builderFunc(func(ctx context.Context, out string) error {
 			if err := builder.build(ctx, out); err != nil {
@@ -257,10 +286,16 @@ func TestLoopTellsThePages(t *testing.T) {
 			io.WriteString(t, "starting\npanic: no config\n\ngoroutine 1 [running]:\nmain.main()\n\t/src/app/main.go:10 +0x1d\n")
 			return &tailedServer{server: &fakeServer{version: bin, exitErr: exitErr, stopped: make(chan struct{}), done: make(chan struct{})}, tail: t}, nil
 		},
-		dir:     t.TempDir(),
-		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		drain:   time.Hour, // a fake server drains at once
-		serving: func(server) {},
+		dir:   t.TempDir(),
+		log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		drain: time.Hour, // a fake server drains at once
+		// The pages reload only once the front sends requests to the new
+		// build: when it switches, they must not have been told yet.
+		serving: func(server) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			toldBeforeTheSwitch = b.serving
+		},
 		browser: b,
 	}
 	// What run sets up, for calling reload by itself.
@@ -292,6 +327,9 @@ func TestLoopTellsThePages(t *testing.T) {
 	l.reload(t.Context(), never)
 	if got := broken(); got != (failure{}) || b.serving != 3 {
 		t.Errorf("after a build that serves: failure %+v, serving %d; want none, 3", got, b.serving)
+	}
+	if toldBeforeTheSwitch != 0 {
+		t.Errorf("the pages were told to reload for build %d before the front switched to it", toldBeforeTheSwitch)
 	}
 }
 
@@ -374,5 +412,36 @@ func TestDevloopBrowserSetting(t *testing.T) {
 		return ""
 	}); err == nil {
 		t.Errorf("DEVLOOP_BROWSER=false was taken: a setting devloop does not understand must say so")
+	}
+}
+
+// A first `up` whose build fails while a browser's request for a page waits
+// for it: the page shows the failure then, rather than after the front's
+// two minutes of waiting.
+func TestAPageWaitingForTheFirstBuildShowsItsFailure(t *testing.T) {
+	f, url := startFront(t)
+	b := newBrowsers(f.log, "/src")
+	b.attach(f)
+	waiting := make(chan struct{}, 1)
+	f.waiting = func() { waiting <- struct{}{} }
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/", nil)
+	req.Header.Set("Accept", "text/html,*/*;q=0.8")
+	answered := make(chan string, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		answered <- resp.Status + " " + string(body)
+	}()
+	<-waiting // the request is with the front, and no build serves yet
+	b.failed(1, "build 1 did not compile", "app/handlers.go:3:1: syntax error")
+	if got := <-answered; !strings.HasPrefix(got, "503") || !strings.Contains(got, scriptTag) {
+		t.Errorf("a page waiting for the first build, which failed: %.80q; want 503 with the script", got)
 	}
 }

@@ -216,6 +216,10 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-f.first:
+		case <-f.browser.firstBuildFailed(r):
+			if f.browser.answerWithoutBuild(w, r) {
+				return
+			} // else a build serves since (the pages learn of a switch after the front): on to it
 		case <-r.Context().Done():
 			return
 		case <-f.stopping:

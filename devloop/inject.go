@@ -16,8 +16,13 @@ import (
 // bodyEnd is where the script reference goes: before the last </body>, so
 // a "</body>" inside an inline script or a comment earlier in the page is
 // left alone. A page without one gets it at the end, where browsers put it
-// in the body all the same.
-var bodyEnd = []byte("</body>")
+// in the body all the same; so does a page whose last "</body>" has a
+// </script> after it: that one may be text inside a script (the end tag is
+// optional), where the element would end the script early.
+var (
+	bodyEnd   = []byte("</body>")
+	scriptEnd = []byte("</script")
+)
 
 // injectable says whether resp is a whole HTML page the script may be added
 // to, and if not, why (for the log). Compressed pages pass untouched:
@@ -29,9 +34,14 @@ func injectable(resp *http.Response) (ok bool, whyNot string) {
 		resp.StatusCode == http.StatusPartialContent, resp.StatusCode == http.StatusNotModified:
 		return false, "" // no body, or a part of one: a 304's page is the one the browser has, injected already
 	}
-	mediaType, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	mediaType, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if err != nil || mediaType != "text/html" {
 		return false, ""
+	}
+	if charset := strings.ToLower(params["charset"]); strings.HasPrefix(charset, "utf-16") || strings.HasPrefix(charset, "utf-32") {
+		// The tag is ASCII, which these charsets are not: added, it would
+		// corrupt the page.
+		return false, "charset " + charset
 	}
 	if strings.HasPrefix(strings.ToLower(resp.Header.Get("Content-Disposition")), "attachment") {
 		return false, "" // a download, not a page
@@ -40,6 +50,45 @@ func injectable(resp *http.Response) (ok bool, whyNot string) {
 		return false, "compressed (Content-Encoding: " + enc + ")"
 	}
 	return true, ""
+}
+
+// scriptTagFor is the element for a page with header h. A strict
+// Content-Security-Policy (`script-src 'nonce-…' 'strict-dynamic'`) runs
+// only the scripts that carry the page's nonce, and then ignores 'self':
+// the element carries the nonce the policy names, if any.
+func scriptTagFor(h http.Header) string {
+	if nonce := cspNonce(h.Values("Content-Security-Policy")); nonce != "" {
+		return `<script src="` + scriptPath + `" nonce="` + nonce + `"></script>`
+	}
+	return scriptTag
+}
+
+// cspNonce is the first nonce that policies allow scripts with, or "".
+func cspNonce(policies []string) string {
+	for _, policy := range policies {
+		// A comma separates policies in one header, a semicolon directives.
+		for _, directive := range strings.FieldsFunc(policy, func(r rune) bool { return r == ';' || r == ',' }) {
+			fields := strings.Fields(directive)
+			if len(fields) == 0 {
+				continue
+			}
+			switch strings.ToLower(fields[0]) {
+			case "script-src-elem", "script-src", "default-src":
+			default:
+				continue
+			}
+			for _, source := range fields[1:] {
+				nonce, ok := strings.CutSuffix(source, "'")
+				if ok && len(nonce) > len("'nonce-") && strings.EqualFold(nonce[:len("'nonce-")], "'nonce-") {
+					nonce = nonce[len("'nonce-"):]
+					if strings.Trim(nonce, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_=") == "" {
+						return nonce // base64: nothing that could end the attribute
+					}
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // inject adds tag to resp, a page injectable accepted, as it streams
@@ -68,28 +117,33 @@ type injector struct {
 	pending []byte // read but not handed on: from the last </body>, or a possible start of one
 	holding bool   // pending starts with a </body>
 	ready   []byte // to hand on
-	ended   bool
+	err     error  // io.EOF at the end, or the error that cut the page short; returned once ready is handed on
 }
 
 func (in *injector) Read(p []byte) (int, error) {
 	for len(in.ready) == 0 {
-		if in.ended {
-			return 0, io.EOF
+		if in.err != nil {
+			return 0, in.err
 		}
 		n, err := in.src.Read(in.chunk)
 		if n > 0 {
 			in.take(in.chunk[:n])
 		}
-		if err == io.EOF {
-			in.ended = true
-			if in.holding {
+		switch {
+		case err == io.EOF:
+			if in.holding && !bytes.Contains(asciiLower(in.pending), scriptEnd) {
 				in.ready = append(append(in.ready, in.tag...), in.pending...)
 			} else {
 				in.ready = append(append(in.ready, in.pending...), in.tag...)
 			}
-			in.pending = nil
-		} else if err != nil {
-			return 0, err // a page cut short gets no script: its end never came
+		case err != nil:
+			// A page cut short gets no script (its end never came), and
+			// every byte of it that came: the browser sees what it would
+			// without devloop.
+			in.ready = append(in.ready, in.pending...)
+		}
+		if err != nil {
+			in.pending, in.err = nil, err
 		}
 	}
 	n := copy(p, in.ready)
@@ -121,7 +175,7 @@ func (in *injector) take(data []byte) {
 // </body>, which the next read may complete.
 func partialBodyEnd(s []byte) int {
 	for k := min(len(s), len(bodyEnd)-1); k > 0; k-- {
-		if bytes.EqualFold(s[len(s)-k:], bodyEnd[:k]) {
+		if bytes.Equal(asciiLower(s[len(s)-k:]), bodyEnd[:k]) {
 			return k
 		}
 	}
@@ -133,5 +187,19 @@ func (in *injector) Close() error { return in.src.Close() }
 // lastIndexFold is bytes.LastIndex ignoring ASCII case: </BODY> is a
 // </body> too.
 func lastIndexFold(s, sep []byte) int {
-	return bytes.LastIndex(bytes.ToLower(s), sep)
+	return bytes.LastIndex(asciiLower(s), sep)
+}
+
+// asciiLower is s with A-Z lowered and every other byte as it is, so that
+// an index into it is an index into s. (bytes.ToLower is not: it reads s as
+// UTF-8, and a page in another charset, a Latin-1 "é" say, comes out longer.)
+func asciiLower(s []byte) []byte {
+	lower := make([]byte, len(s))
+	for i, c := range s {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	return lower
 }

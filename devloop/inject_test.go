@@ -2,8 +2,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"fmt"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -72,9 +71,19 @@ func TestInjectionAddsTheScriptToHTMLPagesOnly(t *testing.T) {
 		{"html page", "text/html; charset=utf-8", "", page, withScript},
 		{"html page, upper case", "TEXT/HTML", "", "<BODY>x</BODY>", "<BODY>x" + scriptTag + "</BODY>"},
 		{"no </body>", "text/html", "", "<p>a fragment", "<p>a fragment" + scriptTag},
+		{"latin-1 page: the script lands before </body> whatever the bytes before it",
+			"text/html; charset=iso-8859-1", "", "<body>caf\xe9 \xe9\xe9\xe9</body></html>",
+			"<body>caf\xe9 \xe9\xe9\xe9" + scriptTag + "</body></html>"},
+		{"utf-8 whose lower case is longer (U+0130)", "text/html; charset=utf-8", "", "<body>\u0130\u0130</body>",
+			"<body>\u0130\u0130" + scriptTag + "</body>"},
 		{"malformed: </body> twice, the script before the last",
 			"text/html", "", "<body><script>s='</body>'</script></body>tail</body>",
 			"<body><script>s='</body>'</script></body>tail" + scriptTag + "</body>"},
+		{"utf-16 page passes untouched: the tag is not utf-16", "text/html; charset=UTF-16LE", "", "<\x00/\x00b\x00", "<\x00/\x00b\x00"},
+		{"no </body>, but one in a script's text: the script at the end, not in the text",
+			"text/html", "", "<p>x<script>s='</body>'</script><p>y", "<p>x<script>s='</body>'</script><p>y" + scriptTag},
+		{"a script after the last </body>: the element at the end, safe either way",
+			"text/html", "", "<body>x</body><script>1</script>", "<body>x</body><script>1</script>" + scriptTag},
 		{"empty html", "text/html", "", "", scriptTag},
 		{"json", "application/json", "", `{"a":"</body>"}`, `{"a":"</body>"}`},
 		{"plain text", "text/plain", "", "</body>", "</body>"},
@@ -108,6 +117,36 @@ func TestInjectionAddsTheScriptToHTMLPagesOnly(t *testing.T) {
 			}
 			if status != "200 OK" {
 				t.Errorf("status %s", status)
+			}
+		})
+	}
+}
+
+// Under a strict policy only a script with the page's nonce runs: the
+// element carries the one the app's policy names.
+func TestInjectionCarriesTheNonceOfTheAppsPolicy(t *testing.T) {
+	const page = "<html><body>x</body></html>"
+	for _, tc := range []struct{ policy, want string }{
+		{"default-src 'self'", scriptTag},
+		{"object-src 'none'; script-src 'NONCE-r4nd/0m+=' 'strict-dynamic'; base-uri 'none'",
+			`<script src="` + scriptPath + `" nonce="r4nd/0m+="></script>`},
+		{"default-src 'nonce-abc'", `<script src="` + scriptPath + `" nonce="abc"></script>`},
+		{"style-src 'nonce-forstyles'", scriptTag},
+		{`script-src 'nonce-a"onload="x'`, scriptTag}, // not base64: never written into the page
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			_, _, url := behindFront(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.Header().Set("Content-Security-Policy", tc.policy)
+				w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+				io.WriteString(w, page)
+			})
+			head, _, body := rawResponse(t, url, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if want := "<html><body>x" + tc.want + "</body></html>"; string(body) != want {
+				t.Errorf("body %q, want %q", body, want)
+			}
+			if head.Get("Content-Length") != strconv.Itoa(len(body)) || head.Get("Content-Security-Policy") != tc.policy {
+				t.Errorf("headers %v for a body of %d bytes", head, len(body))
 			}
 		})
 	}
@@ -230,12 +269,28 @@ func (c *chunked) Read(p []byte) (int, error) {
 }
 
 // A page whose body ends early gets no script: the browser sees the same
-// cut-off page it would have without devloop.
+// cut-off page it would have without devloop, to its last byte.
 func TestInjectorPassesAReadErrorOn(t *testing.T) {
-	broken := io.MultiReader(strings.NewReader("<body>part"), iotest.ErrReader(fmt.Errorf("connection reset")))
-	in := &injector{src: io.NopCloser(broken), tag: []byte(scriptTag), chunk: make([]byte, 8)}
-	got, err := io.ReadAll(in)
-	if err == nil || bytes.Contains(got, []byte(scriptTag)) {
-		t.Errorf("got %q, %v; want the error and no script", got, err)
+	for _, part := range []string{"<body>part", "<body>part</bo", "<body>part</body></ht"} {
+		for _, tc := range []struct {
+			how string
+			src io.Reader
+		}{
+			{"then an error", io.MultiReader(strings.NewReader(part), iotest.ErrReader(errors.New("connection reset")))},
+			{"with an error", &cutShort{part}},
+		} {
+			in := &injector{src: io.NopCloser(tc.src), tag: []byte(scriptTag), chunk: make([]byte, 64)}
+			got, err := io.ReadAll(in)
+			if err == nil || string(got) != part {
+				t.Errorf("%q %s: got %q, %v; want it as it came, and the error", part, tc.how, got, err)
+			}
+		}
 	}
+}
+
+// cutShort returns its data and an error in one read, as io.Reader may.
+type cutShort struct{ data string }
+
+func (c *cutShort) Read(p []byte) (int, error) {
+	return copy(p, c.data), errors.New("connection reset")
 }
