@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"e2e/harness"
 	"e2e/load"
@@ -84,9 +85,14 @@ func TestDevWatchAndPolling(t *testing.T) {
 			startedAt := harness.Inspect(t, id, "{{.State.StartedAt}}")
 			addr := strings.TrimPrefix(p.URL("dev"), "http://")
 			drain := harness.UnderLoadAt(t, addr, harness.MarkerPath, 4, 100, "", func(gen *load.Generator) {
-				// In the order of the docs: go get, use it, go mod tidy.
-				harness.Command(t, p.Dir, nil, "go", "get", m.module+"@"+m.version)
+				// The import first, then go get and go mod tidy: the build
+				// fails until go.mod has the module, so what serves the new
+				// answer is a save of go.mod and go.sum, not one under app/.
 				harness.WriteFile(t, p.marker, markerUsing(m))
+				harness.Eventually(t, time.Minute, "the build failing on the missing module", func() (bool, string) {
+					return strings.Contains(p.Logs(), "no required module provides package "+m.module), "not yet"
+				})
+				harness.Command(t, p.Dir, nil, "go", "get", m.module+"@"+m.version)
 				harness.Command(t, p.Dir, nil, "go", "mod", "tidy")
 				t.Logf("save to the new module's answer: %s", p.waitServes(m.want))
 				harness.WaitMore(t, gen, 50)
