@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -326,7 +327,8 @@ func TestMakeDebugBesideTheDevService(t *testing.T) {
 	t.Parallel()
 	p := newDevProject(t, "debug")
 	// One port for both, as a user has it: the default HOST_PORT, or .env's.
-	env := append(p.Env(), fmt.Sprintf("HOST_PORT=%d", freePort(t)))
+	port := freePort(t)
+	env := append(p.Env(), fmt.Sprintf("HOST_PORT=%d", port))
 	p.Build()
 	harness.Command(t, p.Dir, env, "docker", "compose", "up", "-d", "dev")
 	p.waitServes(markerText)
@@ -344,8 +346,25 @@ func TestMakeDebugBesideTheDevService(t *testing.T) {
 	if len(said) != 1 || !strings.Contains(said[0], "docker compose stop dev") {
 		t.Errorf("want one line saying the dev service runs and how to stop it; make debug said:\n%s", out)
 	}
-	if created := harness.Docker(t, "ps", "-a", "-q", "--filter", "label=com.docker.compose.project="+p.Name, "--filter", "label=com.docker.compose.service=debug"); created != "" {
-		t.Errorf("make debug left a debug container (%s): %s", harness.Inspect(t, created, "{{.State.Status}}"), created)
+	noDebugContainer := func(when string) {
+		t.Helper()
+		if created := harness.Docker(t, "ps", "-a", "-q", "--filter", "label=com.docker.compose.project="+p.Name, "--filter", "label=com.docker.compose.service=debug"); created != "" {
+			t.Errorf("make debug %s left a debug container (%s): %s", when, harness.Inspect(t, created, "{{.State.Status}}"), created)
+		}
 	}
+	noDebugContainer("beside the dev service")
 	p.waitServes(markerText) // the dev service goes on serving
+
+	// Something else on the port: Docker creates the container, then fails
+	// to publish the port; make debug fails, and removes what it created.
+	harness.Command(t, p.Dir, env, "docker", "compose", "stop", "dev")
+	other, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatalf("holding the port the dev service let go: %v", err)
+	}
+	defer other.Close()
+	if out, err := harness.Run(t.Context(), p.Dir, env, "make", "debug"); err == nil {
+		t.Fatalf("make debug with its port held by another program succeeded:\n%s", out)
+	}
+	noDebugContainer("with its port held by another program")
 }
