@@ -124,5 +124,18 @@ func TestDevWatchAndPolling(t *testing.T) {
 				}
 			}
 		}},
+
+		{Name: "go.mod replaced on the host: devloop says what to do", Run: func(t *testing.T) {
+			// As git switch or an editor's safe write does: the mount
+			// keeps the old file, which the container goes on reading.
+			goMod := filepath.Join(p.Dir, "go.mod")
+			harness.SaveAtomically(t, goMod, harness.ReadFile(t, goMod))
+			harness.Eventually(t, time.Minute, "devloop's line on the replaced go.mod", func() (bool, string) {
+				return strings.Contains(p.Logs(), "go.mod was replaced on the host"), "not yet"
+			})
+			if logs := p.Logs(); !strings.Contains(logs, "docker compose up -d --force-recreate dev") {
+				t.Errorf("devloop's line does not say what to do:\n%s", logs)
+			}
+		}},
 	}, p.Project)
 }
