@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -36,6 +37,9 @@ func watchNewDirs(ctx context.Context, root string, changes chan<- struct{}) err
 	fresh := map[string]bool{}
 	watchTree := func(dir string, created bool) {
 		_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() && path != root && ignoredDir(d.Name()) {
+				return filepath.SkipDir
+			}
 			if err == nil && d.IsDir() {
 				_ = watcher.Add(path)
 				if created {
@@ -62,7 +66,7 @@ func watchNewDirs(ctx context.Context, root string, changes chan<- struct{}) err
 					return
 				}
 				info, err := os.Stat(e.Name)
-				newDir := e.Has(fsnotify.Create) && err == nil && info.IsDir()
+				newDir := e.Has(fsnotify.Create) && err == nil && info.IsDir() && !ignoredDir(info.Name())
 				if newDir {
 					watchTree(e.Name, true) // and what was created inside it before this watch
 				}
@@ -81,4 +85,11 @@ func watchNewDirs(ctx context.Context, root string, changes chan<- struct{}) err
 		}
 	}()
 	return nil
+}
+
+// ignoredDir tells whether air skips a directory of this name, and so does
+// a build: test data (.air.toml's exclude_dir, go build) and hidden ones
+// (an editor's or a tool's, as air's watch skips them).
+func ignoredDir(name string) bool {
+	return name == "testdata" || strings.HasPrefix(name, ".")
 }

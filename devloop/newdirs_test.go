@@ -11,8 +11,8 @@ import (
 // A directory created under the watched tree, with a file written into it
 // at once, asks for a build, as does one created later inside it; a new
 // file in an existing directory does not (air has that one), nor a save in
-// a new directory once its build was asked for; a checkout that creates
-// many directories asks for one build.
+// a new directory once its build was asked for, nor test data or a hidden
+// directory; a checkout that creates many directories asks for one build.
 func TestWatchNewDirs(t *testing.T) {
 	root := t.TempDir()
 	mkdir := func(dir string) {
@@ -51,6 +51,11 @@ func TestWatchNewDirs(t *testing.T) {
 
 	write("old/page.html")
 	notBuilt("a file written in an existing directory")
+	for _, dir := range []string{"testdata/golden", ".cache/x"} {
+		mkdir(dir)
+		write(dir + "/page.html")
+		notBuilt(dir + ", which no build reads, was created")
+	}
 
 	for _, dir := range []string{"templates", "old/deeper/still", "templates/partials"} {
 		mkdir(dir)
