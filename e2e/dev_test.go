@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -232,13 +233,20 @@ func TestDevLoop(t *testing.T) {
 		{Name: "a file created in a new directory reloads, and its saves", Run: func(t *testing.T) {
 			// The marker embeds a file that is not there yet: the build fails
 			// and the last good one serves, until the file appears, with its
-			// directory, in one go (mkdir -p and save, as editors and git do).
+			// directory, in one go, as git and `mv` make one appear: a
+			// directory written elsewhere, then renamed into app/, so that
+			// no watch can be on it before its file is (air's never is).
 			const newDir = "zz_e2e_pages"
 			write(t, marker, markerEmbedding(newDir+"/page.html"))
 			harness.Eventually(t, time.Minute, "the build failing on the missing file", func() (bool, string) {
 				return strings.Contains(p.Logs(), "pattern "+newDir+"/page.html: no matching files found"), "not yet"
 			})
-			write(t, filepath.Join(newDir, "page.html"), "Hello from a new directory!")
+			staged := filepath.Join(p.Dir, "zz_e2e_staged")
+			harness.WriteFile(t, filepath.Join(staged, "page.html"), "Hello from a new directory!")
+			if err := os.Rename(staged, filepath.Join(appDir, newDir)); err != nil {
+				t.Fatal(err)
+			}
+			written[newDir+"/page.html"] = true
 			t.Logf("new file to its response: %s", p.waitServes("Hello from a new directory!"))
 			// A save of the embedded page, as of a template, reloads too.
 			edit(t, filepath.Join(newDir, "page.html"), "Hello from a new directory!", "Hello from an edited page!")
