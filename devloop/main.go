@@ -200,6 +200,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := watchNewDirs(running, cfg.Watched, changes); err != nil {
 		logger.Info("could not watch for new directories: a file created in a new one reloads at the next save", "error", err)
 	}
+	watchModuleFiles(running, []string{"go.mod", "go.sum"}, logger)
 	loopDone := make(chan struct{})
 	go func() { defer close(loopDone); loop.run(running, changes) }()
 

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -27,21 +28,44 @@ var yours = struct {
 // makeItYours (in the template's repository, not in a user's project).
 var customised bool
 
+// sampleModule is the template's own module path: a project that still
+// has it was not renamed (README, "Making it yours", step 1).
+const sampleModule = "github.com/go-webapp/go-webapp"
+
+// addedByMakeItYours are the files makeItYours adds, besides its edits: a
+// project that has one already is not the sample, and makeItYours would
+// overwrite it.
+var addedByMakeItYours = []string{ordersFile, "app/pages.go", "app/templates"}
+
+// ordersFile holds the route makeItYours adds on two more modules.
+const ordersFile = "app/orders.go"
+
 // isTheSample tells whether repo is still the template's sample, which
 // makeItYours knows how to change: its greeting, module path and image
-// name. If not, why not.
+// name, and none of the files makeItYours adds. If not, why not.
 func isTheSample(t harness.TB, repo string) (bool, string) {
 	t.Helper()
+	// Your project may have no app/handlers.go any more.
+	handlers, _ := os.ReadFile(filepath.Join(repo, "app", "handlers.go"))
 	switch {
-	case !strings.Contains(harness.ReadFile(t, filepath.Join(repo, "app", "handlers.go")), `"Hello, World!"`):
-		return false, "GET / no longer says Hello, World!"
-	case harness.ModulePath(t, repo) != "github.com/go-webapp/go-webapp":
+	case !strings.Contains(string(handlers), `"Hello, World!"`):
+		return false, "GET / no longer says Hello, World! in app/handlers.go"
+	case harness.ModulePath(t, repo) != sampleModule:
 		return false, "the module path is " + harness.ModulePath(t, repo)
 	case !sampleImageLine.MatchString(harness.ReadFile(t, filepath.Join(repo, "Makefile"))):
 		return false, "the Makefile's IMAGE is not go-webapp"
 	}
+	for _, added := range addedByMakeItYours {
+		if _, err := os.Stat(filepath.Join(repo, added)); err == nil {
+			return false, "it has " + added + " already"
+		}
+	}
 	return true, ""
 }
+
+// notTheSample says why TestMain did not customise the project (empty when
+// it did).
+var notTheSample string
 
 // makeItYours changes the copy of the repository in repo the way the README
 // ("Making it yours") and docs/development.md tell a user to: GET / says
@@ -75,7 +99,7 @@ func makeItYours(t harness.TB, repo string) {
 	}
 
 	// A route of its own on two more modules.
-	harness.WriteFile(t, app("orders.go"), `package main
+	harness.WriteFile(t, filepath.Join(repo, ordersFile), `package main
 
 import (
 	"net/http"
@@ -153,7 +177,13 @@ func docExample(t harness.TB) map[string]string {
 // the page from its embedded template and the route on the new modules.
 func TestMakeItYours(t *testing.T) {
 	if !customised {
-		t.Skip("this project is someone's own already: the suite tests it as it is")
+		// In the template's own repository this test must not vanish
+		// because its sample changed: there the module path is still the
+		// template's. A project of yours has its own (README, step 1).
+		if module := harness.ModulePath(t, harness.RepoRoot()); module == sampleModule {
+			t.Fatalf("the module path is the template's (%s), but the project is not the sample (%s): in the template, update isTheSample and makeItYours with the sample; in your project, rename the module (go mod edit -module, README's \"Making it yours\")", module, notTheSample)
+		}
+		t.Skipf("this project is someone's own already (%s): the suite tests it as it is", notTheSample)
 	}
 	t.Parallel()
 	repo := harness.CopyRepo(t)

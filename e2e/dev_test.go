@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -231,13 +233,20 @@ func TestDevLoop(t *testing.T) {
 		{Name: "a file created in a new directory reloads, and its saves", Run: func(t *testing.T) {
 			// The marker embeds a file that is not there yet: the build fails
 			// and the last good one serves, until the file appears, with its
-			// directory, in one go (mkdir -p and save, as editors and git do).
+			// directory, in one go, as git and `mv` make one appear: a
+			// directory written elsewhere, then renamed into app/, so that
+			// no watch can be on it before its file is (air's never is).
 			const newDir = "zz_e2e_pages"
 			write(t, marker, markerEmbedding(newDir+"/page.html"))
 			harness.Eventually(t, time.Minute, "the build failing on the missing file", func() (bool, string) {
 				return strings.Contains(p.Logs(), "pattern "+newDir+"/page.html: no matching files found"), "not yet"
 			})
-			write(t, filepath.Join(newDir, "page.html"), "Hello from a new directory!")
+			staged := filepath.Join(p.Dir, "zz_e2e_staged")
+			harness.WriteFile(t, filepath.Join(staged, "page.html"), "Hello from a new directory!")
+			if err := os.Rename(staged, filepath.Join(appDir, newDir)); err != nil {
+				t.Fatal(err)
+			}
+			written[newDir+"/page.html"] = true
 			t.Logf("new file to its response: %s", p.waitServes("Hello from a new directory!"))
 			// A save of the embedded page, as of a template, reloads too.
 			edit(t, filepath.Join(newDir, "page.html"), "Hello from a new directory!", "Hello from an edited page!")
@@ -326,7 +335,8 @@ func TestMakeDebugBesideTheDevService(t *testing.T) {
 	t.Parallel()
 	p := newDevProject(t, "debug")
 	// One port for both, as a user has it: the default HOST_PORT, or .env's.
-	env := append(p.Env(), fmt.Sprintf("HOST_PORT=%d", freePort(t)))
+	port := freePort(t)
+	env := append(p.Env(), fmt.Sprintf("HOST_PORT=%d", port))
 	p.Build()
 	harness.Command(t, p.Dir, env, "docker", "compose", "up", "-d", "dev")
 	p.waitServes(markerText)
@@ -344,8 +354,25 @@ func TestMakeDebugBesideTheDevService(t *testing.T) {
 	if len(said) != 1 || !strings.Contains(said[0], "docker compose stop dev") {
 		t.Errorf("want one line saying the dev service runs and how to stop it; make debug said:\n%s", out)
 	}
-	if created := harness.Docker(t, "ps", "-a", "-q", "--filter", "label=com.docker.compose.project="+p.Name, "--filter", "label=com.docker.compose.service=debug"); created != "" {
-		t.Errorf("make debug left a debug container (%s): %s", harness.Inspect(t, created, "{{.State.Status}}"), created)
+	noDebugContainer := func(when string) {
+		t.Helper()
+		if created := harness.Docker(t, "ps", "-a", "-q", "--filter", "label=com.docker.compose.project="+p.Name, "--filter", "label=com.docker.compose.service=debug"); created != "" {
+			t.Errorf("make debug %s left a debug container (%s): %s", when, harness.Inspect(t, created, "{{.State.Status}}"), created)
+		}
 	}
+	noDebugContainer("beside the dev service")
 	p.waitServes(markerText) // the dev service goes on serving
+
+	// Something else on the port: Docker creates the container, then fails
+	// to publish the port; make debug fails, and removes what it created.
+	harness.Command(t, p.Dir, env, "docker", "compose", "stop", "dev")
+	other, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatalf("holding the port the dev service let go: %v", err)
+	}
+	defer other.Close()
+	if out, err := harness.Run(t.Context(), p.Dir, env, "make", "debug"); err == nil {
+		t.Fatalf("make debug with its port held by another program succeeded:\n%s", out)
+	}
+	noDebugContainer("with its port held by another program")
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"e2e/harness"
 	"e2e/load"
@@ -84,9 +85,14 @@ func TestDevWatchAndPolling(t *testing.T) {
 			startedAt := harness.Inspect(t, id, "{{.State.StartedAt}}")
 			addr := strings.TrimPrefix(p.URL("dev"), "http://")
 			drain := harness.UnderLoadAt(t, addr, harness.MarkerPath, 4, 100, "", func(gen *load.Generator) {
-				// In the order of the docs: go get, use it, go mod tidy.
-				harness.Command(t, p.Dir, nil, "go", "get", m.module+"@"+m.version)
+				// The import first, then go get and go mod tidy: the build
+				// fails until go.mod has the module, so what serves the new
+				// answer is a save of go.mod and go.sum, not one under app/.
 				harness.WriteFile(t, p.marker, markerUsing(m))
+				harness.Eventually(t, time.Minute, "the build failing on the missing module", func() (bool, string) {
+					return strings.Contains(p.Logs(), "no required module provides package "+m.module), "not yet"
+				})
+				harness.Command(t, p.Dir, nil, "go", "get", m.module+"@"+m.version)
 				harness.Command(t, p.Dir, nil, "go", "mod", "tidy")
 				t.Logf("save to the new module's answer: %s", p.waitServes(m.want))
 				harness.WaitMore(t, gen, 50)
@@ -116,6 +122,19 @@ func TestDevWatchAndPolling(t *testing.T) {
 				if out, err := p.TryExec("dev", "sh", "-c", "echo >> /src/"+file); err == nil {
 					t.Errorf("the dev container could write %s: %s", file, out)
 				}
+			}
+		}},
+
+		{Name: "go.mod replaced on the host: devloop says what to do", Run: func(t *testing.T) {
+			// As git switch or an editor's safe write does: the mount
+			// keeps the old file, which the container goes on reading.
+			goMod := filepath.Join(p.Dir, "go.mod")
+			harness.SaveAtomically(t, goMod, harness.ReadFile(t, goMod))
+			harness.Eventually(t, time.Minute, "devloop's line on the replaced go.mod", func() (bool, string) {
+				return strings.Contains(p.Logs(), "go.mod was replaced on the host"), "not yet"
+			})
+			if logs := p.Logs(); !strings.Contains(logs, "docker compose up -d --force-recreate dev") {
+				t.Errorf("devloop's line does not say what to do:\n%s", logs)
 			}
 		}},
 	}, p.Project)

@@ -40,6 +40,7 @@ func TestMain(m *testing.M) {
 		harness.SetSource(yours)
 		customised = true
 	} else {
+		notTheSample = why
 		suite.Logf("testing this project as it is (%s), not a customised copy of the template's sample", why)
 	}
 
