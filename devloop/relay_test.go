@@ -23,13 +23,14 @@ import (
 // each with success, as delve does; setBreakpoints is answered verified at
 // the lines asked, with ids, but for the lines in unbound. before, when set,
 // runs before a request is answered, on its connection (to send an event
-// first); commands in silent get no answer.
+// first); commands in silent get no answer, those in failing a failure.
 type fakeDelve struct {
 	t        *testing.T
 	addr     string
 	listener net.Listener
 	unbound  map[int]bool
 	silent   map[string]bool
+	failing  map[string]bool
 	before   func(conn net.Conn, command string)
 
 	mu       sync.Mutex
@@ -49,7 +50,7 @@ func startFakeDelveWith(t *testing.T, configure func(*fakeDelve)) *fakeDelve {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &fakeDelve{t: t, addr: l.Addr().String(), listener: l, unbound: map[int]bool{}, silent: map[string]bool{}}
+	d := &fakeDelve{t: t, addr: l.Addr().String(), listener: l, unbound: map[int]bool{}, silent: map[string]bool{}, failing: map[string]bool{}}
 	configure(d)
 	t.Cleanup(d.stop)
 	go func() {
@@ -102,6 +103,9 @@ func (d *fakeDelve) serve(conn net.Conn) {
 			continue
 		}
 		r := response(m, true, "", body)
+		if d.failing[command] {
+			r = response(m, false, "failed", nil)
+		}
 		seq++
 		r.set("seq", seq)
 		_ = dap.WriteBaseMessage(conn, r.bytes())
@@ -483,6 +487,30 @@ func TestRelayAMoveThatFailsIsToldAndLogged(t *testing.T) {
 	eventually(t, "the reason in the log", func() bool {
 		return strings.Contains(log.String(), "could not follow") && strings.Contains(log.String(), "connection refused")
 	})
+}
+
+func TestRelayAReplayThatFailsLeavesNothingInTheNewBuild(t *testing.T) {
+	r, e, _ := attached(t)
+	next := startFakeDelveWith(t, func(d *fakeDelve) {
+		d.failing["configurationDone"] = true
+		d.before = func(conn net.Conn, command string) {
+			if command == "configurationDone" {
+				// The replayed breakpoint is hit before the replay fails.
+				sendEvent(conn, "stopped", map[string]any{"reason": "breakpoint", "threadId": 3})
+			}
+		}
+	})
+	r.switchTo(next.addr)
+	// switchTo returned: the new build may take requests, and nobody is
+	// attached to it.
+	want := []string{"setBreakpoints[]", `continue{"threadId":3}`, `disconnect{"suspendDebuggee":false,"terminateDebuggee":false}`}
+	if got := next.commands(); len(got) < 3 || !slices.Equal(got[len(got)-3:], want) {
+		t.Errorf("the new build's delve got %v; want it to end with %v", got, want)
+	}
+	m := e.readEvent("output", "stopped")
+	if !strings.Contains(string(m["body"]), "could not follow build 2") {
+		t.Errorf("the editor was told %s", m["body"])
+	}
 }
 
 func TestRelayARequestDelveWillNotAnswerIsAnswered(t *testing.T) {

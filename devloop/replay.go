@@ -237,6 +237,26 @@ func (st *replayState) cleanup() []replayed {
 	return out
 }
 
+// undoReplay is what clears, in a delve a replay failed in, what the part
+// of it that was sent (done) set there, and resumes a program that stopped
+// meanwhile (events: that delve's, which the editor never got): the
+// cleanup of a session that had only that.
+func undoReplay(done []replayed, events []message) []replayed {
+	left := newReplayState()
+	for _, r := range done {
+		switch r.command {
+		case "setBreakpoints":
+			left.file(sourcePath(r.args)).serving = r.args
+		case "setFunctionBreakpoints":
+			left.functions = r.args
+		}
+	}
+	for _, e := range events {
+		left.observe(e)
+	}
+	return left.cleanup()
+}
+
 func (st *replayState) file(path string) *fileBreakpoints {
 	f, ok := st.files[path]
 	if !ok {

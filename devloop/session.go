@@ -145,7 +145,7 @@ func (s *session) moveTo(b build) {
 	s.moving = up // its events wait for the end of the replay
 	s.mu.Unlock()
 	answers := map[string]message{}
-	for _, r := range replay {
+	for i, r := range replay {
 		ctx, cancel := context.WithTimeout(context.Background(), answerTimeout)
 		reply, err := up.call(ctx, r.command, r.args)
 		cancel()
@@ -157,9 +157,14 @@ func (s *session) moveTo(b build) {
 		}
 		if err != nil {
 			s.mu.Lock()
+			queued := s.queue
 			s.moving, s.queue = nil, nil
 			s.mu.Unlock()
-			up.close()
+			// The new build serves without this session: what the replay set
+			// there so far must not halt it with nobody watching.
+			if _, err := s.release(up, undoReplay(replay[:i+1], queued), map[string]any{}); err != nil {
+				s.log.Info("leaving a build the session could not follow", "build", b.n, "error", err)
+			}
 			s.couldNotFollow(b, "replaying the session", err)
 			return
 		}
@@ -211,21 +216,11 @@ func (s *session) end(disconnect message) {
 		}
 		return
 	}
-	defer up.close()
-	ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
-	defer cancel()
-	for _, r := range cleanup {
-		if _, err := up.call(ctx, r.command, r.args); err != nil {
-			s.log.Info("clearing an editor's breakpoints as its session ended", "error", err)
-		}
-	}
 	args := map[string]any{}
 	if disconnect != nil {
 		_ = json.Unmarshal(disconnect["arguments"], &args)
 	}
-	args["terminateDebuggee"] = false
-	args["suspendDebuggee"] = false
-	reply, err := up.call(ctx, "disconnect", args)
+	reply, err := s.release(up, cleanup, args)
 	if disconnect == nil {
 		return
 	}
@@ -235,6 +230,25 @@ func (s *session) end(disconnect message) {
 	}
 	reply["request_seq"] = disconnect["seq"]
 	s.toEditor(reply)
+}
+
+// release sends up's delve cleanup (what clears the session's breakpoints
+// there and resumes a program it halted), then disconnect with args, and
+// closes the connection, all within endTimeout. Whatever args say, delve
+// is told to leave the app running: a multi-client delve keeps a client's
+// breakpoints, and a halted program halted, after the client is gone.
+func (s *session) release(up *upstream, cleanup []replayed, args map[string]any) (message, error) {
+	defer up.close()
+	ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
+	defer cancel()
+	for _, r := range cleanup {
+		if _, err := up.call(ctx, r.command, r.args); err != nil {
+			s.log.Info("clearing an editor's breakpoints as its session left a delve", "error", err)
+		}
+	}
+	args["terminateDebuggee"] = false
+	args["suspendDebuggee"] = false
+	return up.call(ctx, "disconnect", args)
 }
 
 // fromDelve passes a message of up's on to the editor: responses always (a
