@@ -545,6 +545,43 @@ func TestRelayAVanishedEditorLeavesNoBreakpointAndNothingHalted(t *testing.T) {
 	})
 }
 
+// refusingConn is the relay's end of an editor's connection, whose writes
+// fail once refuse is set: as they do when an editor whose network dropped
+// without a close has taken nothing for editorDeadline.
+type refusingConn struct {
+	net.Conn
+	refuse atomic.Bool
+}
+
+func (c *refusingConn) Write(b []byte) (int, error) {
+	if c.refuse.Load() {
+		return 0, os.ErrDeadlineExceeded
+	}
+	return c.Conn.Write(b)
+}
+
+func TestRelayAnEditorThatTakesNothingEndsItsSession(t *testing.T) {
+	d := startFakeDelve(t)
+	ours, theirs := net.Pipe()
+	t.Cleanup(func() { theirs.Close() })
+	conn := &refusingConn{Conn: ours}
+	s := newSession(conn, bufio.NewReader(conn), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.moveTo(build{n: 1, delve: d.addr})
+	go s.run()
+	e := &editor{t: t, conn: theirs, reader: bufio.NewReader(theirs)}
+	e.attach("/src", handlersFile, 12)
+	d.emit("stopped", map[string]any{"reason": "breakpoint", "threadId": 7})
+	e.readEvent("stopped")
+
+	conn.refuse.Store(true)
+	s.console("console", "devloop: build 2 serving")
+	want := []string{"setBreakpoints[]", `continue{"threadId":7}`, `disconnect{"suspendDebuggee":false,"terminateDebuggee":false}`}
+	eventually(t, "the session cleared", func() bool {
+		got := d.commands()
+		return len(got) >= 3 && slices.Equal(got[len(got)-3:], want)
+	})
+}
+
 func TestRelayDisconnectClearsBreakpointsAndLeavesTheAppRunning(t *testing.T) {
 	_, e, d := attached(t)
 	// VS Code's stop button asks to end the debuggee.

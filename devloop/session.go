@@ -343,5 +343,13 @@ func (s *session) toEditor(m message) {
 	s.seq++
 	m.set("seq", s.seq)
 	_ = s.editor.SetWriteDeadline(time.Now().Add(editorDeadline))
-	_ = dap.WriteBaseMessage(s.editor, m.bytes())
+	if err := dap.WriteBaseMessage(s.editor, m.bytes()); err != nil {
+		// An editor that took nothing for editorDeadline is gone (its
+		// network dropped, no close), and a message cut short leaves the
+		// stream unreadable anyway. Closing ends the session (run's read
+		// fails), which clears what it set, and makes the writes behind
+		// this one fail at once instead of each waiting out the deadline
+		// while a switch waits for them.
+		_ = s.editor.Close()
+	}
 }
