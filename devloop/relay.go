@@ -140,7 +140,11 @@ func (r *relay) handle(conn net.Conn) {
 	// Both protocols have the client speak first: DAP with a header,
 	// delve's JSON-RPC with a JSON object. A client may take its time;
 	// where it goes is decided once it has spoken.
-	if head, err := reader.Peek(len("Content-Length")); err != nil || string(head) != "Content-Length" {
+	head, err := reader.Peek(len("Content-Length"))
+	if err != nil {
+		return // gone before it said anything: nothing to pass on
+	}
+	if string(head) != "Content-Length" {
 		r.pipe(conn, reader)
 		return
 	}
