@@ -411,7 +411,9 @@ func TestRelayMovesAClientInEveryStateAcrossASwitch(t *testing.T) {
 }
 
 func TestRelayEventsOfTheNewDelveDuringTheReplayReachTheEditorAfterIt(t *testing.T) {
-	r, e, _ := attached(t)
+	r, e, old := attached(t)
+	old.emit("stopped", map[string]any{"reason": "breakpoint", "threadId": 7})
+	e.readEvent("stopped")
 	next := startFakeDelveWith(t, func(d *fakeDelve) {
 		d.before = func(conn net.Conn, command string) {
 			switch command {
@@ -425,6 +427,10 @@ func TestRelayEventsOfTheNewDelveDuringTheReplayReachTheEditorAfterIt(t *testing
 		}
 	})
 	go r.switchTo(next.addr)
+	// What the replay tells first (the old build's stop is gone), then the
+	// new build's stop: the other way round, the editor would show the new
+	// stop continued.
+	e.readEvent("continued", "initialized", "stopped")
 	stopped := e.readEvent("stopped", "initialized")
 	var body struct{ ThreadID int }
 	_ = json.Unmarshal(stopped["body"], &body)
