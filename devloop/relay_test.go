@@ -394,6 +394,10 @@ func TestRelayMovesAClientInEveryStateAcrossASwitch(t *testing.T) {
 			old, next := startFakeDelve(t), startFakeDelve(t)
 			r.switchTo(old.addr)
 			e := dialEditor(t, addr)
+			if len(tc.before) == 0 {
+				// Its build is decided once it speaks, not when it connected.
+				eventually(t, "the relay waiting for the client to speak", func() bool { return r.silent.Load() == 1 })
+			}
 			for _, command := range tc.before {
 				e.call(command, map[string]any{})
 			}
