@@ -593,9 +593,29 @@ func TestRelayAnEditorThatTakesNothingEndsItsSession(t *testing.T) {
 }
 
 func TestRelayDisconnectClearsBreakpointsAndLeavesTheAppRunning(t *testing.T) {
-	_, e, d := attached(t)
+	r, addr, _ := startRelay(t, t.TempDir())
+	d := startFakeDelveWith(t, func(d *fakeDelve) {
+		d.before = func(conn net.Conn, command string) {
+			if command == "disconnect" {
+				// A multi-client delve ends the client's session, not the app.
+				sendEvent(conn, "terminated", map[string]any{})
+			}
+		}
+	})
+	r.switchTo(d.addr)
+	e := dialEditor(t, addr)
+	e.attach("/src", handlersFile, 12)
 	// VS Code's stop button asks to end the debuggee.
-	e.call("disconnect", map[string]any{"restart": false, "terminateDebuggee": true})
+	seq := e.send("disconnect", map[string]any{"restart": false, "terminateDebuggee": true})
+	for {
+		m := e.read()
+		if m.str("type") == "response" && m.int("request_seq") == seq {
+			break
+		}
+		if strings.Contains(string(m["body"]), "app exited") {
+			t.Errorf("the editor was told %s: the app serves on", m["body"])
+		}
+	}
 	got := d.commands()
 	last := got[len(got)-2:]
 	if last[0] != "setBreakpoints[]" {

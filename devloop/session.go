@@ -208,6 +208,10 @@ func (s *session) end(disconnect message) {
 	s.ended = true
 	s.mu.Lock()
 	up := s.up
+	// delve's events from now on are the end of its session with the
+	// relay (terminated, when it answers disconnect), not news of the app:
+	// the editor gets none of them.
+	s.up = nil
 	cleanup := s.state.cleanup()
 	s.mu.Unlock()
 	if up == nil {
