@@ -23,14 +23,15 @@ import (
 // each with success, as delve does; setBreakpoints is answered verified at
 // the lines asked, with ids, but for the lines in unbound. before, when set,
 // runs before a request is answered, on its connection (to send an event
-// first); commands in silent get no answer, those in failing a failure.
+// first); commands in silent get no answer, those in failing a failure
+// (that many times; -1: always).
 type fakeDelve struct {
 	t        *testing.T
 	addr     string
 	listener net.Listener
 	unbound  map[int]bool
 	silent   map[string]bool
-	failing  map[string]bool
+	failing  map[string]int
 	before   func(conn net.Conn, command string)
 
 	mu       sync.Mutex
@@ -50,7 +51,7 @@ func startFakeDelveWith(t *testing.T, configure func(*fakeDelve)) *fakeDelve {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &fakeDelve{t: t, addr: l.Addr().String(), listener: l, unbound: map[int]bool{}, silent: map[string]bool{}, failing: map[string]bool{}}
+	d := &fakeDelve{t: t, addr: l.Addr().String(), listener: l, unbound: map[int]bool{}, silent: map[string]bool{}, failing: map[string]int{}}
 	configure(d)
 	t.Cleanup(d.stop)
 	go func() {
@@ -95,6 +96,10 @@ func (d *fakeDelve) serve(conn net.Conn) {
 			}
 			body = map[string]any{"breakpoints": bps}
 		}
+		fails := d.failing[command] != 0
+		if d.failing[command] > 0 {
+			d.failing[command]--
+		}
 		d.mu.Unlock()
 		if d.before != nil {
 			d.before(conn, command)
@@ -103,7 +108,7 @@ func (d *fakeDelve) serve(conn net.Conn) {
 			continue
 		}
 		r := response(m, true, "", body)
-		if d.failing[command] {
+		if fails {
 			r = response(m, false, "failed", nil)
 		}
 		seq++
@@ -138,7 +143,7 @@ func (d *fakeDelve) stop() {
 }
 
 // commands lists the commands received, with setBreakpoints' lines and
-// the arguments of continue and disconnect.
+// the arguments of continue, pause and disconnect.
 func (d *fakeDelve) commands() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -154,7 +159,7 @@ func (d *fakeDelve) commands() []string {
 				lines = append(lines, fmt.Sprint(bp.Line))
 			}
 			c += "[" + strings.Join(lines, ",") + "]"
-		case "continue", "disconnect":
+		case "continue", "pause", "disconnect":
 			c += string(m["arguments"])
 		}
 		out = append(out, c)
@@ -502,7 +507,7 @@ func TestRelayAMoveThatFailsIsToldAndLogged(t *testing.T) {
 func TestRelayAReplayThatFailsLeavesNothingInTheNewBuild(t *testing.T) {
 	r, e, _ := attached(t)
 	next := startFakeDelveWith(t, func(d *fakeDelve) {
-		d.failing["configurationDone"] = true
+		d.failing["configurationDone"] = -1
 		d.before = func(conn net.Conn, command string) {
 			if command == "configurationDone" {
 				// The replayed breakpoint is hit before the replay fails.
@@ -589,6 +594,25 @@ func TestRelayAnEditorThatTakesNothingEndsItsSession(t *testing.T) {
 	eventually(t, "the session cleared", func() bool {
 		got := d.commands()
 		return len(got) >= 3 && slices.Equal(got[len(got)-3:], want)
+	})
+}
+
+func TestRelayAnEditorThatVanishesDuringAStepLeavesTheAppRunning(t *testing.T) {
+	r, addr, _ := startRelay(t, t.TempDir())
+	// delve refuses the first continue after a pause: the step it halted
+	// is winding down.
+	d := startFakeDelveWith(t, func(d *fakeDelve) { d.failing["continue"] = 1 })
+	r.switchTo(d.addr)
+	e := dialEditor(t, addr)
+	e.attach("/src", handlersFile, 12)
+	d.emit("stopped", map[string]any{"reason": "breakpoint", "threadId": 7})
+	e.readEvent("stopped")
+	e.call("next", map[string]any{"threadId": 7})
+	e.conn.Close() // before the step ends
+	want := []string{"setBreakpoints[]", `pause{"threadId":7}`, `continue{"threadId":7}`, `continue{"threadId":7}`, `disconnect{"suspendDebuggee":false,"terminateDebuggee":false}`}
+	eventually(t, "the session cleared", func() bool {
+		got := d.commands()
+		return len(got) >= len(want) && slices.Equal(got[len(got)-len(want):], want)
 	})
 }
 

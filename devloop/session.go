@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -245,10 +246,20 @@ func (s *session) release(up *upstream, cleanup []replayed, args map[string]any)
 	defer up.close()
 	ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
 	defer cancel()
+	paused := false
 	for _, r := range cleanup {
-		if _, err := up.call(ctx, r.command, r.args); err != nil {
+		_, err := up.call(ctx, r.command, r.args)
+		// A pause answered, delve may refuse continue for a moment, while
+		// the step it halted winds down ("debuggee is running"): again,
+		// until it takes it.
+		for paused && r.command == "continue" && err != nil && !errors.Is(err, errReplaced) && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+			_, err = up.call(ctx, r.command, r.args)
+		}
+		if err != nil {
 			s.log.Info("clearing an editor's breakpoints as its session left a delve", "error", err)
 		}
+		paused = r.command == "pause"
 	}
 	args["terminateDebuggee"] = false
 	args["suspendDebuggee"] = false
