@@ -597,6 +597,27 @@ func TestRelayAnEditorThatTakesNothingEndsItsSession(t *testing.T) {
 	})
 }
 
+func TestRelayAnEditorThatVanishesDuringAMoveIsClearedWithoutWaitingForIt(t *testing.T) {
+	r, e, old := attached(t)
+	stuck := make(chan struct{})
+	next := startFakeDelveWith(t, func(d *fakeDelve) {
+		d.before = func(_ net.Conn, command string) {
+			if command == "attach" {
+				<-stuck // a delve slow to answer: the move holds the session
+			}
+		}
+	})
+	t.Cleanup(func() { close(stuck) })
+	go r.switchTo(next.addr)
+	eventually(t, "the replay under way", func() bool { return strings.Contains(next.got(), "attach") })
+	e.conn.Close()
+	want := []string{"setBreakpoints[]", `disconnect{"suspendDebuggee":false,"terminateDebuggee":false}`}
+	eventually(t, "the session cleared in the build it was on", func() bool {
+		got := old.commands()
+		return len(got) >= 2 && slices.Equal(got[len(got)-2:], want)
+	})
+}
+
 func TestRelayAnEditorThatVanishesDuringAStepLeavesTheAppRunning(t *testing.T) {
 	r, addr, _ := startRelay(t, t.TempDir())
 	// delve refuses the first continue after a pause: the step it halted

@@ -40,6 +40,11 @@ type session struct {
 	log    *slog.Logger
 	editor net.Conn
 	reader *bufio.Reader
+	// editorOpen ends when the editor's connection does (editorGone): a
+	// move under way gives up then, so that the end, which waits for it,
+	// comes within a second.
+	editorOpen context.Context
+	editorGone context.CancelFunc
 
 	moveMu sync.Mutex
 	build  build // the build the session is on (under moveMu)
@@ -57,7 +62,8 @@ type session struct {
 }
 
 func newSession(conn net.Conn, reader *bufio.Reader, logger *slog.Logger) *session {
-	return &session{log: logger, editor: conn, reader: reader, state: newReplayState()}
+	open, gone := context.WithCancel(context.Background())
+	return &session{log: logger, editor: conn, reader: reader, editorOpen: open, editorGone: gone, state: newReplayState()}
 }
 
 // run reads the editor's requests until the session ends: by a disconnect,
@@ -66,6 +72,7 @@ func (s *session) run() {
 	for {
 		raw, err := dap.ReadBaseMessage(s.reader)
 		if err != nil {
+			s.editorGone()
 			s.end(nil)
 			return
 		}
@@ -129,9 +136,12 @@ func (s *session) moveTo(b build) {
 	if old != nil {
 		// The editor's requests under way get their answers from the old
 		// delve, which still runs, and are replayed with the rest.
-		ctx, cancel := context.WithTimeout(context.Background(), inFlightWait)
+		ctx, cancel := context.WithTimeout(s.editorOpen, inFlightWait)
 		old.waitAnswered(ctx)
 		cancel()
+	}
+	if s.editorOpen.Err() != nil {
+		return // the session ends where it is
 	}
 	s.mu.Lock()
 	replay := s.state.replay()
@@ -147,7 +157,7 @@ func (s *session) moveTo(b build) {
 	s.mu.Unlock()
 	answers := map[string]message{}
 	for i, r := range replay {
-		ctx, cancel := context.WithTimeout(context.Background(), answerTimeout)
+		ctx, cancel := context.WithTimeout(s.editorOpen, answerTimeout)
 		reply, err := up.call(ctx, r.command, r.args)
 		cancel()
 		if r.command == "setBreakpoints" {
@@ -166,7 +176,9 @@ func (s *session) moveTo(b build) {
 			if _, err := s.release(up, undoReplay(replay[:i+1], queued), map[string]any{}); err != nil {
 				s.log.Info("leaving a build the session could not follow", "build", b.n, "error", err)
 			}
-			s.couldNotFollow(b, "replaying the session", err)
+			if s.editorOpen.Err() == nil {
+				s.couldNotFollow(b, "replaying the session", err)
+			}
 			return
 		}
 	}
