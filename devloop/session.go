@@ -69,6 +69,7 @@ func newSession(conn net.Conn, reader *bufio.Reader, logger *slog.Logger) *sessi
 // run reads the editor's requests until the session ends: by a disconnect,
 // or by the connection closing or failing. Either way, it ends clean.
 func (s *session) run() {
+	defer s.editorGone()
 	for {
 		raw, err := dap.ReadBaseMessage(s.reader)
 		if err != nil {
