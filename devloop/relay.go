@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,10 @@ type relay struct {
 	compiled sourceVersion // of the build that started compiling last
 	changed  chan struct{} // closed and replaced on every switch
 	sessions map[*session]struct{}
+
+	// silent counts the connections whose client has not spoken yet, whose
+	// build is not decided: a test waits for one there.
+	silent atomic.Int32
 }
 
 // build is a build that serves, as the relay knows it.
@@ -140,7 +145,13 @@ func (r *relay) handle(conn net.Conn) {
 	// Both protocols have the client speak first: DAP with a header,
 	// delve's JSON-RPC with a JSON object. A client may take its time;
 	// where it goes is decided once it has spoken.
-	if head, err := reader.Peek(len("Content-Length")); err != nil || string(head) != "Content-Length" {
+	r.silent.Add(1)
+	head, err := reader.Peek(len("Content-Length"))
+	r.silent.Add(-1)
+	if err != nil {
+		return // gone before it said anything: nothing to pass on
+	}
+	if string(head) != "Content-Length" {
 		r.pipe(conn, reader)
 		return
 	}

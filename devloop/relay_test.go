@@ -23,13 +23,15 @@ import (
 // each with success, as delve does; setBreakpoints is answered verified at
 // the lines asked, with ids, but for the lines in unbound. before, when set,
 // runs before a request is answered, on its connection (to send an event
-// first); commands in silent get no answer.
+// first); commands in silent get no answer, those in failing a failure
+// (that many times; -1: always).
 type fakeDelve struct {
 	t        *testing.T
 	addr     string
 	listener net.Listener
 	unbound  map[int]bool
 	silent   map[string]bool
+	failing  map[string]int
 	before   func(conn net.Conn, command string)
 
 	mu       sync.Mutex
@@ -49,7 +51,7 @@ func startFakeDelveWith(t *testing.T, configure func(*fakeDelve)) *fakeDelve {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &fakeDelve{t: t, addr: l.Addr().String(), listener: l, unbound: map[int]bool{}, silent: map[string]bool{}}
+	d := &fakeDelve{t: t, addr: l.Addr().String(), listener: l, unbound: map[int]bool{}, silent: map[string]bool{}, failing: map[string]int{}}
 	configure(d)
 	t.Cleanup(d.stop)
 	go func() {
@@ -94,6 +96,10 @@ func (d *fakeDelve) serve(conn net.Conn) {
 			}
 			body = map[string]any{"breakpoints": bps}
 		}
+		fails := d.failing[command] != 0
+		if d.failing[command] > 0 {
+			d.failing[command]--
+		}
 		d.mu.Unlock()
 		if d.before != nil {
 			d.before(conn, command)
@@ -102,6 +108,9 @@ func (d *fakeDelve) serve(conn net.Conn) {
 			continue
 		}
 		r := response(m, true, "", body)
+		if fails {
+			r = response(m, false, "failed", nil)
+		}
 		seq++
 		r.set("seq", seq)
 		_ = dap.WriteBaseMessage(conn, r.bytes())
@@ -134,7 +143,7 @@ func (d *fakeDelve) stop() {
 }
 
 // commands lists the commands received, with setBreakpoints' lines and
-// the arguments of continue and disconnect.
+// the arguments of continue, pause and disconnect.
 func (d *fakeDelve) commands() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -150,7 +159,7 @@ func (d *fakeDelve) commands() []string {
 				lines = append(lines, fmt.Sprint(bp.Line))
 			}
 			c += "[" + strings.Join(lines, ",") + "]"
-		case "continue", "disconnect":
+		case "continue", "pause", "disconnect":
 			c += string(m["arguments"])
 		}
 		out = append(out, c)
@@ -390,6 +399,10 @@ func TestRelayMovesAClientInEveryStateAcrossASwitch(t *testing.T) {
 			old, next := startFakeDelve(t), startFakeDelve(t)
 			r.switchTo(old.addr)
 			e := dialEditor(t, addr)
+			if len(tc.before) == 0 {
+				// Its build is decided once it speaks, not when it connected.
+				eventually(t, "the relay waiting for the client to speak", func() bool { return r.silent.Load() == 1 })
+			}
 			for _, command := range tc.before {
 				e.call(command, map[string]any{})
 			}
@@ -407,7 +420,9 @@ func TestRelayMovesAClientInEveryStateAcrossASwitch(t *testing.T) {
 }
 
 func TestRelayEventsOfTheNewDelveDuringTheReplayReachTheEditorAfterIt(t *testing.T) {
-	r, e, _ := attached(t)
+	r, e, old := attached(t)
+	old.emit("stopped", map[string]any{"reason": "breakpoint", "threadId": 7})
+	e.readEvent("stopped")
 	next := startFakeDelveWith(t, func(d *fakeDelve) {
 		d.before = func(conn net.Conn, command string) {
 			switch command {
@@ -421,6 +436,10 @@ func TestRelayEventsOfTheNewDelveDuringTheReplayReachTheEditorAfterIt(t *testing
 		}
 	})
 	go r.switchTo(next.addr)
+	// What the replay tells first (the old build's stop is gone), then the
+	// new build's stop: the other way round, the editor would show the new
+	// stop continued.
+	e.readEvent("continued", "initialized", "stopped")
 	stopped := e.readEvent("stopped", "initialized")
 	var body struct{ ThreadID int }
 	_ = json.Unmarshal(stopped["body"], &body)
@@ -485,6 +504,30 @@ func TestRelayAMoveThatFailsIsToldAndLogged(t *testing.T) {
 	})
 }
 
+func TestRelayAReplayThatFailsLeavesNothingInTheNewBuild(t *testing.T) {
+	r, e, _ := attached(t)
+	next := startFakeDelveWith(t, func(d *fakeDelve) {
+		d.failing["configurationDone"] = -1
+		d.before = func(conn net.Conn, command string) {
+			if command == "configurationDone" {
+				// The replayed breakpoint is hit before the replay fails.
+				sendEvent(conn, "stopped", map[string]any{"reason": "breakpoint", "threadId": 3})
+			}
+		}
+	})
+	r.switchTo(next.addr)
+	// switchTo returned: the new build may take requests, and nobody is
+	// attached to it.
+	want := []string{"setBreakpoints[]", `continue{"threadId":3}`, `disconnect{"suspendDebuggee":false,"terminateDebuggee":false}`}
+	if got := next.commands(); len(got) < 3 || !slices.Equal(got[len(got)-3:], want) {
+		t.Errorf("the new build's delve got %v; want it to end with %v", got, want)
+	}
+	m := e.readEvent("output", "stopped")
+	if !strings.Contains(string(m["body"]), "could not follow build 2") {
+		t.Errorf("the editor was told %s", m["body"])
+	}
+}
+
 func TestRelayARequestDelveWillNotAnswerIsAnswered(t *testing.T) {
 	r, addr, _ := startRelay(t, t.TempDir())
 	d := startFakeDelveWith(t, func(d *fakeDelve) { d.silent["evaluate"] = true })
@@ -517,10 +560,107 @@ func TestRelayAVanishedEditorLeavesNoBreakpointAndNothingHalted(t *testing.T) {
 	})
 }
 
+// refusingConn is the relay's end of an editor's connection, whose writes
+// fail once refuse is set: as they do when an editor whose network dropped
+// without a close has taken nothing for editorDeadline.
+type refusingConn struct {
+	net.Conn
+	refuse atomic.Bool
+}
+
+func (c *refusingConn) Write(b []byte) (int, error) {
+	if c.refuse.Load() {
+		return 0, os.ErrDeadlineExceeded
+	}
+	return c.Conn.Write(b)
+}
+
+func TestRelayAnEditorThatTakesNothingEndsItsSession(t *testing.T) {
+	d := startFakeDelve(t)
+	ours, theirs := net.Pipe()
+	t.Cleanup(func() { theirs.Close() })
+	conn := &refusingConn{Conn: ours}
+	s := newSession(conn, bufio.NewReader(conn), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.moveTo(build{n: 1, delve: d.addr})
+	go s.run()
+	e := &editor{t: t, conn: theirs, reader: bufio.NewReader(theirs)}
+	e.attach("/src", handlersFile, 12)
+	d.emit("stopped", map[string]any{"reason": "breakpoint", "threadId": 7})
+	e.readEvent("stopped")
+
+	conn.refuse.Store(true)
+	s.console("console", "devloop: build 2 serving")
+	want := []string{"setBreakpoints[]", `continue{"threadId":7}`, `disconnect{"suspendDebuggee":false,"terminateDebuggee":false}`}
+	eventually(t, "the session cleared", func() bool {
+		got := d.commands()
+		return len(got) >= 3 && slices.Equal(got[len(got)-3:], want)
+	})
+}
+
+func TestRelayAnEditorThatVanishesDuringAMoveIsClearedWithoutWaitingForIt(t *testing.T) {
+	r, e, old := attached(t)
+	stuck := make(chan struct{})
+	next := startFakeDelveWith(t, func(d *fakeDelve) {
+		d.before = func(_ net.Conn, command string) {
+			if command == "attach" {
+				<-stuck // a delve slow to answer: the move holds the session
+			}
+		}
+	})
+	t.Cleanup(func() { close(stuck) })
+	go r.switchTo(next.addr)
+	eventually(t, "the replay under way", func() bool { return strings.Contains(next.got(), "attach") })
+	e.conn.Close()
+	want := []string{"setBreakpoints[]", `disconnect{"suspendDebuggee":false,"terminateDebuggee":false}`}
+	eventually(t, "the session cleared in the build it was on", func() bool {
+		got := old.commands()
+		return len(got) >= 2 && slices.Equal(got[len(got)-2:], want)
+	})
+}
+
+func TestRelayAnEditorThatVanishesDuringAStepLeavesTheAppRunning(t *testing.T) {
+	r, addr, _ := startRelay(t, t.TempDir())
+	// delve refuses the first continue after a pause: the step it halted
+	// is winding down.
+	d := startFakeDelveWith(t, func(d *fakeDelve) { d.failing["continue"] = 1 })
+	r.switchTo(d.addr)
+	e := dialEditor(t, addr)
+	e.attach("/src", handlersFile, 12)
+	d.emit("stopped", map[string]any{"reason": "breakpoint", "threadId": 7})
+	e.readEvent("stopped")
+	e.call("next", map[string]any{"threadId": 7})
+	e.conn.Close() // before the step ends
+	want := []string{"setBreakpoints[]", `pause{"threadId":7}`, `continue{"threadId":7}`, `continue{"threadId":7}`, `disconnect{"suspendDebuggee":false,"terminateDebuggee":false}`}
+	eventually(t, "the session cleared", func() bool {
+		got := d.commands()
+		return len(got) >= len(want) && slices.Equal(got[len(got)-len(want):], want)
+	})
+}
+
 func TestRelayDisconnectClearsBreakpointsAndLeavesTheAppRunning(t *testing.T) {
-	_, e, d := attached(t)
+	r, addr, _ := startRelay(t, t.TempDir())
+	d := startFakeDelveWith(t, func(d *fakeDelve) {
+		d.before = func(conn net.Conn, command string) {
+			if command == "disconnect" {
+				// A multi-client delve ends the client's session, not the app.
+				sendEvent(conn, "terminated", map[string]any{})
+			}
+		}
+	})
+	r.switchTo(d.addr)
+	e := dialEditor(t, addr)
+	e.attach("/src", handlersFile, 12)
 	// VS Code's stop button asks to end the debuggee.
-	e.call("disconnect", map[string]any{"restart": false, "terminateDebuggee": true})
+	seq := e.send("disconnect", map[string]any{"restart": false, "terminateDebuggee": true})
+	for {
+		m := e.read()
+		if m.str("type") == "response" && m.int("request_seq") == seq {
+			break
+		}
+		if strings.Contains(string(m["body"]), "app exited") {
+			t.Errorf("the editor was told %s: the app serves on", m["body"])
+		}
+	}
 	got := d.commands()
 	last := got[len(got)-2:]
 	if last[0] != "setBreakpoints[]" {

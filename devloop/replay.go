@@ -22,6 +22,7 @@ type replayState struct {
 	configured bool                        // configurationDone was sent
 	files      map[string]*fileBreakpoints // by the path the editor names the file by
 	stopped    int                         // the thread the editor shows stopped, or 0
+	stepping   int                         // the thread the editor asked to step or pause, until delve says it stopped
 	lastHeldID int                         // ids of breakpoints held for the next build
 }
 
@@ -90,8 +91,13 @@ func (st *replayState) request(m message, changed func(path string) bool) (route
 		st.exceptions = args
 	case "configurationDone":
 		st.configured = true
-	case "continue", "next", "stepIn", "stepOut", "stepBack", "reverseContinue":
-		st.stopped = 0
+	case "continue", "reverseContinue":
+		st.stopped, st.stepping = 0, 0
+	case "next", "stepIn", "stepOut", "stepBack", "pause":
+		// The program halts again once delve is done, whoever is there.
+		var a struct{ ThreadID int }
+		_ = json.Unmarshal(args, &a)
+		st.stopped, st.stepping = 0, max(a.ThreadID, 1)
 	case "disconnect":
 		return ending, nil
 	}
@@ -115,7 +121,7 @@ func (st *replayState) observe(e message) {
 	case "stopped":
 		var body struct{ ThreadID int }
 		_ = json.Unmarshal(e["body"], &body)
-		st.stopped = max(body.ThreadID, 1)
+		st.stopped, st.stepping = max(body.ThreadID, 1), 0
 	case "continued":
 		st.stopped = 0
 	}
@@ -175,8 +181,8 @@ func (st *replayState) moved(n int, answers map[string]message) []message {
 	if st.stopped != 0 {
 		// The stopped frame was the old build's; it is gone.
 		tell = append(tell, event("continued", map[string]any{"threadId": st.stopped, "allThreadsContinued": true}))
-		st.stopped = 0
 	}
+	st.stopped, st.stepping = 0, 0 // the old build's step ends with it
 	if st.attach == nil {
 		return tell
 	}
@@ -230,11 +236,38 @@ func (st *replayState) cleanup() []replayed {
 	if st.functions != nil {
 		out = append(out, replayed{"setFunctionBreakpoints", json.RawMessage(`{"breakpoints":[]}`)})
 	}
-	if st.stopped != 0 {
+	switch {
+	case st.stepping != 0:
+		// A step or pause under way halts the program when it ends, which
+		// may be after the session has gone: halting it now ends the step
+		// (delve answers a pause of a halted program too), then it runs.
+		args, _ := json.Marshal(map[string]any{"threadId": st.stepping})
+		out = append(out, replayed{"pause", args}, replayed{"continue", args})
+	case st.stopped != 0:
 		args, _ := json.Marshal(map[string]any{"threadId": st.stopped})
 		out = append(out, replayed{"continue", args})
 	}
 	return out
+}
+
+// undoReplay is what clears, in a delve a replay failed in, what the part
+// of it that was sent (done) set there, and resumes a program that stopped
+// meanwhile (events: that delve's, which the editor never got): the
+// cleanup of a session that had only that.
+func undoReplay(done []replayed, events []message) []replayed {
+	left := newReplayState()
+	for _, r := range done {
+		switch r.command {
+		case "setBreakpoints":
+			left.file(sourcePath(r.args)).serving = r.args
+		case "setFunctionBreakpoints":
+			left.functions = r.args
+		}
+	}
+	for _, e := range events {
+		left.observe(e)
+	}
+	return left.cleanup()
 }
 
 func (st *replayState) file(path string) *fileBreakpoints {

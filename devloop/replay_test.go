@@ -161,6 +161,21 @@ func TestReplayStateCleanupClearsWhatTheEditorSetAndResumes(t *testing.T) {
 	}
 }
 
+func TestReplayStateCleanupEndsAStepUnderWay(t *testing.T) {
+	st := attachedState(t)
+	st.observe(event("stopped", map[string]any{"threadId": 7}))
+	// The editor steps, and goes before delve says the step ended: the
+	// program halts when it does, with nobody there.
+	st.request(editorRequest(4, "next", map[string]any{"threadId": 7}), unchanged)
+	if got := commandsOf(st.cleanup()); !strings.HasSuffix(got, "pause continue") {
+		t.Errorf("cleanup during a step is %q; want it to end with the step halted and resumed: pause continue", got)
+	}
+	st.observe(event("stopped", map[string]any{"reason": "step", "threadId": 7}))
+	if got := commandsOf(st.cleanup()); !strings.HasSuffix(got, "setBreakpoints continue") {
+		t.Errorf("cleanup once the step ended is %q; want continue alone", got)
+	}
+}
+
 func TestReplayStateMapsPathsAsDelveDoes(t *testing.T) {
 	st := newReplayState()
 	st.attach = json.RawMessage(`{"substitutePath":[{"from":"/home/me/proj","to":"/src"}]}`)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -39,6 +40,11 @@ type session struct {
 	log    *slog.Logger
 	editor net.Conn
 	reader *bufio.Reader
+	// editorOpen ends when the editor's connection does (editorGone): a
+	// move under way gives up then, so that the end, which waits for it,
+	// comes within a second.
+	editorOpen context.Context
+	editorGone context.CancelFunc
 
 	moveMu sync.Mutex
 	build  build // the build the session is on (under moveMu)
@@ -56,15 +62,18 @@ type session struct {
 }
 
 func newSession(conn net.Conn, reader *bufio.Reader, logger *slog.Logger) *session {
-	return &session{log: logger, editor: conn, reader: reader, state: newReplayState()}
+	open, gone := context.WithCancel(context.Background())
+	return &session{log: logger, editor: conn, reader: reader, editorOpen: open, editorGone: gone, state: newReplayState()}
 }
 
 // run reads the editor's requests until the session ends: by a disconnect,
 // or by the connection closing or failing. Either way, it ends clean.
 func (s *session) run() {
+	defer s.editorGone()
 	for {
 		raw, err := dap.ReadBaseMessage(s.reader)
 		if err != nil {
+			s.editorGone()
 			s.end(nil)
 			return
 		}
@@ -128,9 +137,12 @@ func (s *session) moveTo(b build) {
 	if old != nil {
 		// The editor's requests under way get their answers from the old
 		// delve, which still runs, and are replayed with the rest.
-		ctx, cancel := context.WithTimeout(context.Background(), inFlightWait)
+		ctx, cancel := context.WithTimeout(s.editorOpen, inFlightWait)
 		old.waitAnswered(ctx)
 		cancel()
+	}
+	if s.editorOpen.Err() != nil {
+		return // the session ends where it is
 	}
 	s.mu.Lock()
 	replay := s.state.replay()
@@ -145,8 +157,8 @@ func (s *session) moveTo(b build) {
 	s.moving = up // its events wait for the end of the replay
 	s.mu.Unlock()
 	answers := map[string]message{}
-	for _, r := range replay {
-		ctx, cancel := context.WithTimeout(context.Background(), answerTimeout)
+	for i, r := range replay {
+		ctx, cancel := context.WithTimeout(s.editorOpen, answerTimeout)
 		reply, err := up.call(ctx, r.command, r.args)
 		cancel()
 		if r.command == "setBreakpoints" {
@@ -157,10 +169,17 @@ func (s *session) moveTo(b build) {
 		}
 		if err != nil {
 			s.mu.Lock()
+			queued := s.queue
 			s.moving, s.queue = nil, nil
 			s.mu.Unlock()
-			up.close()
-			s.couldNotFollow(b, "replaying the session", err)
+			// The new build serves without this session: what the replay set
+			// there so far must not halt it with nobody watching.
+			if _, err := s.release(up, undoReplay(replay[:i+1], queued), map[string]any{}); err != nil {
+				s.log.Info("leaving a build the session could not follow", "build", b.n, "error", err)
+			}
+			if s.editorOpen.Err() == nil {
+				s.couldNotFollow(b, "replaying the session", err)
+			}
 			return
 		}
 	}
@@ -203,6 +222,10 @@ func (s *session) end(disconnect message) {
 	s.ended = true
 	s.mu.Lock()
 	up := s.up
+	// delve's events from now on are the end of its session with the
+	// relay (terminated, when it answers disconnect), not news of the app:
+	// the editor gets none of them.
+	s.up = nil
 	cleanup := s.state.cleanup()
 	s.mu.Unlock()
 	if up == nil {
@@ -211,21 +234,11 @@ func (s *session) end(disconnect message) {
 		}
 		return
 	}
-	defer up.close()
-	ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
-	defer cancel()
-	for _, r := range cleanup {
-		if _, err := up.call(ctx, r.command, r.args); err != nil {
-			s.log.Info("clearing an editor's breakpoints as its session ended", "error", err)
-		}
-	}
 	args := map[string]any{}
 	if disconnect != nil {
 		_ = json.Unmarshal(disconnect["arguments"], &args)
 	}
-	args["terminateDebuggee"] = false
-	args["suspendDebuggee"] = false
-	reply, err := up.call(ctx, "disconnect", args)
+	reply, err := s.release(up, cleanup, args)
 	if disconnect == nil {
 		return
 	}
@@ -235,6 +248,35 @@ func (s *session) end(disconnect message) {
 	}
 	reply["request_seq"] = disconnect["seq"]
 	s.toEditor(reply)
+}
+
+// release sends up's delve cleanup (what clears the session's breakpoints
+// there and resumes a program it halted), then disconnect with args, and
+// closes the connection, all within endTimeout. Whatever args say, delve
+// is told to leave the app running: a multi-client delve keeps a client's
+// breakpoints, and a halted program halted, after the client is gone.
+func (s *session) release(up *upstream, cleanup []replayed, args map[string]any) (message, error) {
+	defer up.close()
+	ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
+	defer cancel()
+	paused := false
+	for _, r := range cleanup {
+		_, err := up.call(ctx, r.command, r.args)
+		// A pause answered, delve may refuse continue for a moment, while
+		// the step it halted winds down ("debuggee is running"): again,
+		// until it takes it.
+		for paused && r.command == "continue" && err != nil && !errors.Is(err, errReplaced) && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+			_, err = up.call(ctx, r.command, r.args)
+		}
+		if err != nil {
+			s.log.Info("clearing an editor's breakpoints as its session left a delve", "error", err)
+		}
+		paused = r.command == "pause"
+	}
+	args["terminateDebuggee"] = false
+	args["suspendDebuggee"] = false
+	return up.call(ctx, "disconnect", args)
 }
 
 // fromDelve passes a message of up's on to the editor: responses always (a
@@ -329,5 +371,13 @@ func (s *session) toEditor(m message) {
 	s.seq++
 	m.set("seq", s.seq)
 	_ = s.editor.SetWriteDeadline(time.Now().Add(editorDeadline))
-	_ = dap.WriteBaseMessage(s.editor, m.bytes())
+	if err := dap.WriteBaseMessage(s.editor, m.bytes()); err != nil {
+		// An editor that took nothing for editorDeadline is gone (its
+		// network dropped, no close), and a message cut short leaves the
+		// stream unreadable anyway. Closing ends the session (run's read
+		// fails), which clears what it set, and makes the writes behind
+		// this one fail at once instead of each waiting out the deadline
+		// while a switch waits for them.
+		_ = s.editor.Close()
+	}
 }
