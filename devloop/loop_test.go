@@ -270,15 +270,6 @@ func (lt *loopTest) stopWithin(ctx context.Context) {
 	lt.loop.stop(ctx)
 }
 
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
-}
-
 // TestLoopSwitchesToTheNewBuildThenDrainsTheOld: the old server is stopped
 // only once the front points at the new one and no longer uses the old.
 // The switch is held while everything else that could run runs

@@ -13,8 +13,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // goBuild is the dev image's build of the app. The e2e tests and the bench
@@ -89,10 +92,17 @@ func (l launcher) start(bin string) (server, error) {
 		return nil, err
 	}
 	p.cmd = cmd
+	if !l.debug {
+		go func() { p.exited(cmd.Wait()) }()
+		return p, nil
+	}
+	p.delveDone, p.appFound = make(chan struct{}), make(chan struct{})
 	go func() {
-		p.exitErr = cmd.Wait()
-		close(p.done)
+		err := cmd.Wait()
+		close(p.delveDone)
+		p.exited(fmt.Errorf("its delve exited (%s)", exitStatus(err)))
 	}()
+	go p.followDebuggee()
 	return p, nil
 }
 
@@ -114,13 +124,23 @@ func freePorts(n int) ([]int, error) {
 }
 
 // process is a started server: the app itself, or delve with the app as its
-// child.
+// child. Under delve, the server is the app: it is done when the app
+// exits, though its delve stays for its clients (or when delve ends first).
 type process struct {
 	cmd       *exec.Cmd
 	addr      string
 	debugAddr string
 	done      chan struct{}
+	once      sync.Once
 	exitErr   error // set before done closes
+
+	// Under delve: delve's own end, and the app it started, held by a
+	// handle (a pidfd) from the moment it is found; appFound closes then,
+	// or when delve ends without one.
+	delveDone chan struct{}
+	appFound  chan struct{}
+	app       *os.Process
+	appPid    int
 }
 
 func (p *process) Addr() string          { return p.addr }
@@ -128,8 +148,94 @@ func (p *process) DebugAddr() string     { return p.debugAddr }
 func (p *process) Done() <-chan struct{} { return p.done }
 
 // Err says how the process ended, once Done is closed: nil for exit status
-// 0, else exec's error, which names the status or the signal.
+// 0, else an error that names the status or the signal.
 func (p *process) Err() error { return p.exitErr }
+
+// exited records the first end seen (under delve: the app's or delve's).
+func (p *process) exited(err error) {
+	p.once.Do(func() {
+		p.exitErr = err
+		close(p.done)
+	})
+}
+
+// followDebuggee finds the app delve starts and watches it until it exits.
+// delve forks it, then loads its debug tables before letting it run, so
+// it is found long before it can exit. Its exit shows on a pidfd, which
+// becomes readable once it is a zombie, before delve reaps it: its status
+// is read then, from /proc, when delve has not been quicker.
+func (p *process) followDebuggee() {
+	delve := p.cmd.Process.Pid
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	var watch int
+	for {
+		if pid := childOf(delve); pid != 0 {
+			if app, fd, ok := holdChild(pid, delve); ok {
+				p.app, p.appPid, watch = app, pid, fd
+				break
+			}
+		}
+		select {
+		case <-p.delveDone:
+			close(p.appFound)
+			return
+		case <-tick.C:
+		}
+	}
+	close(p.appFound)
+	defer unix.Close(watch)
+	for {
+		_, err := unix.Poll([]unix.PollFd{{Fd: int32(watch), Events: unix.POLLIN}}, -1)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	p.exited(p.debuggeeStatus())
+}
+
+// holdChild takes handles on pid, which were delve's child when taken: one
+// to signal it, one to learn of its exit. Checked after they are held, so
+// that they cannot be another process's that got the pid.
+func holdChild(pid, delve int) (*os.Process, int, bool) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil, 0, false
+	}
+	app, err := os.FindProcess(pid) // on Linux, a pidfd too
+	if err != nil {
+		unix.Close(fd)
+		return nil, 0, false
+	}
+	if stat, ok := readProcStat(pid); !ok || stat.ppid != delve {
+		app.Release()
+		unix.Close(fd)
+		return nil, 0, false
+	}
+	return app, fd, true
+}
+
+// errStatusUnknown: delve reaped its app before devloop read how it ended.
+var errStatusUnknown = errors.New("the app exited under delve, which reaped it before devloop read its status")
+
+// debuggeeStatus is how the app under delve ended, read from /proc while
+// it is a zombie, which only its parent, delve, could otherwise learn.
+// The handle, still alive, says the zombie read is the app's.
+func (p *process) debuggeeStatus() error {
+	stat, ok := readProcStat(p.appPid)
+	alive := p.app.Signal(syscall.Signal(0)) == nil
+	if !ok || !alive || stat.state != 'Z' {
+		return errStatusUnknown
+	}
+	status := syscall.WaitStatus(stat.exitCode)
+	switch {
+	case status.Signaled():
+		return fmt.Errorf("signal: %v", status.Signal())
+	case status.ExitStatus() != 0:
+		return fmt.Errorf("exit status %d", status.ExitStatus())
+	}
+	return nil
+}
 
 func (p *process) Wait(ctx context.Context) error {
 	tick := time.NewTicker(2 * time.Millisecond)
@@ -186,63 +292,60 @@ func (p *process) Stop(ctx context.Context) error {
 			return errNotDrained
 		}
 	}
+	select {
+	case <-p.appFound:
+	case <-ctx.Done():
+	}
 	var err error
-	app := debuggee(p.cmd.Process.Pid)
-	if app != nil {
-		defer app.Release()
-		_ = app.Signal(syscall.SIGINT)
-		if err = waitGone(ctx, app.Pid, p.cmd.Process.Pid); errors.Is(err, errNotDrained) {
-			_ = app.Kill()
+	if isClosed(p.appFound) && p.app != nil {
+		select {
+		case <-p.done: // the app is gone already: nothing to signal
+		default:
+			_ = p.app.Signal(syscall.SIGINT)
+			if err = p.waitAppGone(ctx); errors.Is(err, errNotDrained) {
+				_ = p.app.Kill()
+			}
 		}
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-p.done:
+	case <-p.delveDone:
 	case <-ctx.Done():
 		_ = p.cmd.Process.Kill()
-		if app != nil {
-			_ = app.Kill() // delve's end does not end its debuggee: a traced process goes on once let go
+		if p.app != nil {
+			_ = p.app.Kill() // delve's end does not end its debuggee: a traced process goes on once let go
 		}
-		<-p.done
+		<-p.delveDone
 		err = cmp.Or(err, errNotDrained)
 	}
 	return err
 }
 
-// debuggee is the app delve (pid) started, by a handle that stays its own:
-// found through /proc, then checked to be delve's child once held. nil when
-// delve has none.
-func debuggee(delve int) *os.Process {
-	pid := childOf(delve)
-	if pid == 0 {
-		return nil
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
-	app, err := os.FindProcess(pid) // on Linux, a pidfd
-	if err != nil {
-		return nil
-	}
-	if _, ppid, ok := procStat(pid); !ok || ppid != delve {
-		app.Release() // it exited, and the pid is someone else's now
-		return nil
-	}
-	return app
 }
 
-// waitGone waits for pid, delve's child, to exit, until ctx ends; it gives
-// up sooner on a process its debugger holds stopped (at a breakpoint),
-// which cannot act on a signal. Only /proc is read: nothing is sent to pid.
-func waitGone(ctx context.Context, pid, delve int) error {
+// waitAppGone waits for the app under delve to exit, until ctx ends; it
+// gives up sooner on an app its debugger holds stopped (at a breakpoint),
+// which cannot act on a signal. Only /proc is read: nothing is sent.
+func (p *process) waitAppGone(ctx context.Context) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	held := 0
 	for {
-		state, ppid, ok := procStat(pid)
-		if !ok || state == 'Z' || ppid != delve {
+		select {
+		case <-p.done:
 			return nil
+		default:
 		}
 		// A moment in tracing stop is delve passing the signal on; staying
 		// there is a breakpoint.
-		if state == 't' || state == 'T' {
+		if stat, ok := readProcStat(p.appPid); ok && (stat.state == 't' || stat.state == 'T') {
 			if held++; held >= 8 {
 				return errHalted
 			}
@@ -250,6 +353,8 @@ func waitGone(ctx context.Context, pid, delve int) error {
 			held = 0
 		}
 		select {
+		case <-p.done:
+			return nil
 		case <-ctx.Done():
 			return errNotDrained
 		case <-tick.C:
@@ -257,23 +362,32 @@ func waitGone(ctx context.Context, pid, delve int) error {
 	}
 }
 
-// procStat reads pid's state letter (R, S, t, Z...) and parent from /proc.
-func procStat(pid int) (state byte, ppid int, ok bool) {
+// procStatus is what /proc/<pid>/stat says of a process: its state letter
+// (R, S, t, Z...), its parent, and once it is a zombie its wait status.
+type procStatus struct {
+	state    byte
+	ppid     int
+	exitCode int
+}
+
+func readProcStat(pid int) (procStatus, bool) {
 	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return 0, 0, false
+		return procStatus{}, false
 	}
 	// "pid (comm) S ppid ...": comm may hold spaces and parentheses.
 	i := strings.LastIndexByte(string(stat), ')')
 	if i < 0 {
-		return 0, 0, false
+		return procStatus{}, false
 	}
+	// From the state (the 3rd field) on; exit_code is the 52nd (proc(5)).
 	fields := strings.Fields(string(stat[i+1:]))
-	if len(fields) < 2 || len(fields[0]) != 1 {
-		return 0, 0, false
+	if len(fields) < 50 || len(fields[0]) != 1 {
+		return procStatus{}, false
 	}
-	ppid, err = strconv.Atoi(fields[1])
-	return fields[0][0], ppid, err == nil
+	ppid, err1 := strconv.Atoi(fields[1])
+	exitCode, err2 := strconv.Atoi(fields[49])
+	return procStatus{state: fields[0][0], ppid: ppid, exitCode: exitCode}, err1 == nil && err2 == nil
 }
 
 // childOf is a child process of parent (the app delve started), or 0.
@@ -284,7 +398,7 @@ func childOf(parent int) int {
 		if err != nil {
 			continue
 		}
-		if _, ppid, ok := procStat(pid); ok && ppid == parent {
+		if stat, ok := readProcStat(pid); ok && stat.ppid == parent {
 			return pid
 		}
 	}
