@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -222,5 +223,83 @@ func TestFrontWebSocketCloseAsAWebSocketLibraryReadsIt(t *testing.T) {
 	_, _, err = conn.ReadMessage()
 	if !websocket.IsCloseError(err, websocket.CloseGoingAway) || !strings.Contains(err.Error(), "a new build serves") {
 		t.Fatalf("after the switch the client read %v; want a close, going away (1001), with the front's reason", err)
+	}
+}
+
+// TestFrontLetsGoOfAWebSocketClientThatNeverAnswersTheClose: a client that
+// reads the close frame and never answers does not hold the proxy's
+// connection, and its two goroutines, for ever: the stream is gone.
+func TestFrontLetsGoOfAWebSocketClientThatNeverAnswersTheClose(t *testing.T) {
+	f, url := startFront(t)
+	hello := []byte{0x81, 5, 'h', 'e', 'l', 'l', 'o'}
+	old := webSocket(t, hello)
+	f.switchTo(old)
+	ws := openWebSocket(t, url, len(hello))
+	b := f.current.Load()
+	f.switchTo(answering(t, "next"))
+	f.waitUnused(old, time.Hour)
+	if rest, _ := io.ReadAll(ws); !bytes.HasPrefix(rest, []byte{0x88}) {
+		t.Fatalf("the WebSocket got % x; want a close frame", rest)
+	}
+	eventually(t, "the proxy to let go of the WebSocket", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.streams) == 0
+	})
+}
+
+// TestFrontSendsNoSecondCloseAfterTheApps: an app that sent its own close
+// frame gets no other after it (a second close is a protocol error).
+func TestFrontSendsNoSecondCloseAfterTheApps(t *testing.T) {
+	f, url := startFront(t)
+	appsClose := []byte{0x88, 2, 0x03, 0xE8} // 1000, normal closure
+	old := webSocket(t, appsClose)
+	f.switchTo(old)
+	ws := openWebSocket(t, url, len(appsClose))
+	f.switchTo(answering(t, "next"))
+	f.waitUnused(old, time.Hour)
+	if rest, _ := io.ReadAll(ws); len(rest) != 0 {
+		t.Fatalf("after the app's own close the WebSocket got % x; want nothing more", rest)
+	}
+}
+
+// TestFrontLetsTheFrameUnderWayEndBeforeTheClose: ended while the app is
+// in the middle of a frame, the client gets that frame whole, then the
+// close frame, and not the app's next frame.
+func TestFrontLetsTheFrameUnderWayEndBeforeTheClose(t *testing.T) {
+	f, url := startFront(t)
+	rest := make(chan struct{})
+	old := serving(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		rw.Write([]byte{0x81, 5, 'h', 'e'})
+		rw.Flush()
+		<-rest
+		rw.Write([]byte{'l', 'l', 'o', 0x81, 4, 'n', 'e', 'x', 't'})
+		rw.Flush()
+		_, _ = io.Copy(io.Discard, rw)
+	})
+	f.switchTo(old)
+	ws := openWebSocket(t, url, 4)
+	f.switchTo(answering(t, "next"))
+	f.waitUnused(old, time.Hour) // ends the stream mid-frame
+	close(rest)
+	got, _ := io.ReadAll(ws)
+	if want := append([]byte{'l', 'l', 'o'}, closeFrame(1001, "a new build serves: reconnect")...); !bytes.Equal(got, want) {
+		t.Fatalf("ended mid-frame, the WebSocket got % x; want the frame's rest, then the close: % x", got, want)
+	}
+}
+
+// TestCloseFrameCutsItsReasonBetweenCharacters: a reason longer than a
+// close frame holds is cut to valid UTF-8.
+func TestCloseFrameCutsItsReasonBetweenCharacters(t *testing.T) {
+	frame := closeFrame(1001, strings.Repeat("é", 100)) // 200 bytes, 2 each
+	if reason := frame[4:]; len(frame) > 2+125 || len(reason) > 123 || !utf8.Valid(reason) || frame[1] != byte(2+len(reason)) {
+		t.Fatalf("close frame % x: its reason is not valid UTF-8 within 123 bytes, or its length is wrong", frame)
 	}
 }
