@@ -102,7 +102,7 @@ func (l launcher) start(bin string) (server, error) {
 		close(p.delveDone)
 		p.exited(fmt.Errorf("its delve exited (%s)", exitStatus(err)))
 	}()
-	go p.followDebuggee()
+	go p.followDebuggee(bin)
 	return p, nil
 }
 
@@ -159,22 +159,25 @@ func (p *process) exited(err error) {
 	})
 }
 
-// followDebuggee finds the app delve starts and watches it until it exits.
-// delve forks it, then loads its debug tables before letting it run, so
-// it is found long before it can exit. Its exit shows on a pidfd, which
+// followDebuggee finds the app delve starts (bin) and watches it until it
+// exits. delve forks it, then loads its debug tables before letting it
+// run, so it is found long before it can exit. Its exit shows on a pidfd, which
 // becomes readable once it is a zombie, before delve reaps it: its status
 // is read then, from /proc, when delve has not been quicker.
-func (p *process) followDebuggee() {
+func (p *process) followDebuggee(bin string) {
 	delve := p.cmd.Process.Pid
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
-	var watch int
-	for {
-		if pid := childOf(delve); pid != 0 {
-			if app, fd, ok := holdChild(pid, delve); ok {
+	watch := -1
+	for watch < 0 {
+		for _, pid := range childrenOf(delve) {
+			if app, fd, ok := holdChild(pid, delve, bin); ok {
 				p.app, p.appPid, watch = app, pid, fd
 				break
 			}
+		}
+		if watch >= 0 {
+			break
 		}
 		select {
 		case <-p.delveDone:
@@ -194,10 +197,13 @@ func (p *process) followDebuggee() {
 	p.exited(p.debuggeeStatus())
 }
 
-// holdChild takes handles on pid, which were delve's child when taken: one
-// to signal it, one to learn of its exit. Checked after they are held, so
-// that they cannot be another process's that got the pid.
-func holdChild(pid, delve int) (*os.Process, int, bool) {
+// holdChild takes handles on pid, which were delve's child running bin
+// when taken: one to signal it, one to learn of its exit. Checked after
+// they are held, so that they cannot be another process's that got the
+// pid. delve has other children than the app: itself, forked, before the
+// exec of bin, and Go's probe of the kernel's pidfd support, which exits
+// at once (delve is a Go program).
+func holdChild(pid, delve int, bin string) (*os.Process, int, bool) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return nil, 0, false
@@ -207,7 +213,9 @@ func holdChild(pid, delve int) (*os.Process, int, bool) {
 		unix.Close(fd)
 		return nil, 0, false
 	}
-	if stat, ok := readProcStat(pid); !ok || stat.ppid != delve {
+	cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+	if stat, ok := readProcStat(pid); !ok || stat.ppid != delve || argv0 != bin {
 		app.Release()
 		unix.Close(fd)
 		return nil, 0, false
@@ -244,7 +252,7 @@ func (p *process) Wait(ctx context.Context) error {
 		conn, err := net.DialTimeout("tcp", p.addr, time.Second)
 		if err == nil {
 			conn.Close()
-			return nil
+			return p.waitAppFound(ctx)
 		}
 		select {
 		case <-p.done:
@@ -253,6 +261,20 @@ func (p *process) Wait(ctx context.Context) error {
 			return ctx.Err()
 		case <-tick.C:
 		}
+	}
+}
+
+// waitAppFound waits, under delve, until the app that answers is held, so
+// that Stop can signal it.
+func (p *process) waitAppFound(ctx context.Context) error {
+	if p.appFound == nil {
+		return nil
+	}
+	select {
+	case <-p.appFound:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -292,11 +314,11 @@ func (p *process) Stop(ctx context.Context) error {
 			return errNotDrained
 		}
 	}
+	var err error
 	select {
-	case <-p.appFound:
+	case <-p.appFound: // delve starts it at once
 	case <-ctx.Done():
 	}
-	var err error
 	if isClosed(p.appFound) && p.app != nil {
 		select {
 		case <-p.done: // the app is gone already: nothing to signal
@@ -312,12 +334,14 @@ func (p *process) Stop(ctx context.Context) error {
 	case <-p.delveDone:
 	case <-ctx.Done():
 		_ = p.cmd.Process.Kill()
+		<-p.delveDone
+		<-p.appFound // at delve's end at the latest
 		if p.app != nil {
 			_ = p.app.Kill() // delve's end does not end its debuggee: a traced process goes on once let go
 		}
-		<-p.delveDone
 		err = cmp.Or(err, errNotDrained)
 	}
+	<-p.done
 	return err
 }
 
@@ -390,8 +414,23 @@ func readProcStat(pid int) (procStatus, bool) {
 	return procStatus{state: fields[0][0], ppid: ppid, exitCode: exitCode}, err1 == nil && err2 == nil
 }
 
-// childOf is a child process of parent (the app delve started), or 0.
-func childOf(parent int) int {
+// childrenOf is parent's child processes (delve's: the app it started):
+// from the kernel's list of each of parent's threads' children, else, on
+// a kernel without it, from every process's parent.
+func childrenOf(parent int) []int {
+	var children []int
+	lists, _ := filepath.Glob(filepath.Join("/proc", strconv.Itoa(parent), "task", "*", "children"))
+	for _, list := range lists {
+		pids, _ := os.ReadFile(list)
+		for _, field := range strings.Fields(string(pids)) {
+			if pid, err := strconv.Atoi(field); err == nil {
+				children = append(children, pid)
+			}
+		}
+	}
+	if len(lists) > 0 {
+		return children
+	}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -399,8 +438,8 @@ func childOf(parent int) int {
 			continue
 		}
 		if stat, ok := readProcStat(pid); ok && stat.ppid == parent {
-			return pid
+			children = append(children, pid)
 		}
 	}
-	return 0
+	return children
 }
