@@ -140,13 +140,13 @@ func (f *front) switchTo(s server) {
 }
 
 // waitUnused returns once every request the front sent s has been answered,
-// or after max, having ended s's long-lived streams (an EventSource or a
-// WebSocket reconnects, to the new build) and closed the front's idle
-// connections to it. Only then may s drain: a request the front has chosen
+// or after max, or when ctx ends (the way out's bound), having ended s's
+// long-lived streams (an EventSource or a WebSocket reconnects, to the new
+// build) and closed the front's idle connections to it. Only then may s drain: a request the front has chosen
 // it for but not yet written would meet a closed connection and fail, and
 // an open stream would hold its drain to the end. (A request that takes
 // longer than max is under way in the app, whose drain waits for it.)
-func (f *front) waitUnused(s server, max time.Duration) {
+func (f *front) waitUnused(ctx context.Context, s server, max time.Duration) {
 	f.mu.Lock()
 	b := f.replaced[s.Addr()]
 	delete(f.replaced, s.Addr())
@@ -161,6 +161,7 @@ func (f *front) waitUnused(s server, max time.Duration) {
 	select {
 	case <-b.unused:
 	case <-time.After(max):
+	case <-ctx.Done():
 	}
 	b.endStreams("a new build serves: reconnect")
 	b.transport.CloseIdleConnections()

@@ -144,7 +144,7 @@ func TestFrontSwitchUnderLoadFailsNoRequest(t *testing.T) {
 		// The old build drains as the loop has it: once the front no
 		// longer uses it. Close waits for its requests, then closes its
 		// connections, as the app's Shutdown does.
-		f.waitUnused(old, time.Second)
+		f.waitUnused(context.Background(), old, time.Second)
 		old.Close()
 		old = next
 	}
@@ -185,12 +185,32 @@ func TestFrontRequestPickingAServerAsItIsLetGoGoesToTheNext(t *testing.T) {
 	}()
 	<-picked // it read the old server as the current one
 	f.switchTo(next)
-	f.waitUnused(old, time.Second)
+	f.waitUnused(context.Background(), old, time.Second)
 	old.Close() // its drain
 	close(proceed)
 	if body := <-got; body != "next" {
 		t.Fatalf("a request that picked the old server as it was let go of got %q; want the next server's answer", body)
 	}
+}
+
+// TestFrontWaitUnusedEndsWithTheWayOutsBound: a request in flight holds
+// waitUnused up to its max, but not past its ctx (the way out's bound, a
+// second signal).
+func TestFrontWaitUnusedEndsWithTheWayOutsBound(t *testing.T) {
+	f, url := startFront(t)
+	arrived, finish := make(chan struct{}), make(chan struct{})
+	old := serving(t, func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-finish
+	})
+	t.Cleanup(func() { close(finish) })
+	f.switchTo(old)
+	go func() { _, _ = get(t, &http.Client{Transport: &http.Transport{}}, url) }()
+	<-arrived
+	f.switchTo(answering(t, "next"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	returnsPromptly(t, "waitUnused with its ctx ended", func() { f.waitUnused(ctx, old, time.Hour) })
 }
 
 // TestFrontServerThatExitedIs502NamingItsExitStatus: the 502 of a server

@@ -62,7 +62,7 @@ func TestFrontEndsAnEventStreamCleanlyWhenItsServerIsLetGo(t *testing.T) {
 	f.switchTo(old)
 	events := openEventStream(t, url)
 	f.switchTo(answering(t, "next"))
-	returnsPromptly(t, "waitUnused", func() { f.waitUnused(old, time.Hour) })
+	returnsPromptly(t, "waitUnused", func() { f.waitUnused(context.Background(), old, time.Hour) })
 	if rest, err := io.ReadAll(events); err != nil || string(rest) != "\n" {
 		t.Fatalf("the rest of the stream: %q %v; want the end of the event, then a clean end of stream", rest, err)
 	}
@@ -129,7 +129,7 @@ func TestFrontClosesAWebSocketCleanlyWhenItsServerIsLetGo(t *testing.T) {
 	f.switchTo(old)
 	ws := openWebSocket(t, url, len(hello))
 	f.switchTo(answering(t, "next"))
-	returnsPromptly(t, "waitUnused", func() { f.waitUnused(old, time.Hour) })
+	returnsPromptly(t, "waitUnused", func() { f.waitUnused(context.Background(), old, time.Hour) })
 	rest, err := io.ReadAll(ws)
 	if err != nil || !bytes.HasPrefix(rest, []byte{0x88}) || len(rest) < 4 || rest[2] != 0x03 || rest[3] != 0xE9 {
 		t.Fatalf("after the switch the WebSocket got % x %v; want a close frame with status 1001, then the end", rest, err)
@@ -149,7 +149,7 @@ func TestFrontClosesAWebSocketMidFrameWithoutAFrame(t *testing.T) {
 	f.switchTo(old)
 	ws := openWebSocket(t, url, len(half))
 	f.switchTo(answering(t, "next"))
-	returnsPromptly(t, "waitUnused", func() { f.waitUnused(old, time.Hour) })
+	returnsPromptly(t, "waitUnused", func() { f.waitUnused(context.Background(), old, time.Hour) })
 	if rest, _ := io.ReadAll(ws); len(rest) != 0 {
 		t.Fatalf("after the switch, mid-frame, the WebSocket got % x; want nothing more", rest)
 	}
@@ -219,7 +219,7 @@ func TestFrontWebSocketCloseAsAWebSocketLibraryReadsIt(t *testing.T) {
 		t.Fatalf("through the front: %q %v", message, err)
 	}
 	f.switchTo(answering(t, "next"))
-	returnsPromptly(t, "waitUnused", func() { f.waitUnused(old, time.Hour) })
+	returnsPromptly(t, "waitUnused", func() { f.waitUnused(context.Background(), old, time.Hour) })
 	_, _, err = conn.ReadMessage()
 	if !websocket.IsCloseError(err, websocket.CloseGoingAway) || !strings.Contains(err.Error(), "a new build serves") {
 		t.Fatalf("after the switch the client read %v; want a close, going away (1001), with the front's reason", err)
@@ -237,7 +237,7 @@ func TestFrontLetsGoOfAWebSocketClientThatNeverAnswersTheClose(t *testing.T) {
 	ws := openWebSocket(t, url, len(hello))
 	b := f.current.Load()
 	f.switchTo(answering(t, "next"))
-	f.waitUnused(old, time.Hour)
+	f.waitUnused(context.Background(), old, time.Hour)
 	if rest, _ := io.ReadAll(ws); !bytes.HasPrefix(rest, []byte{0x88}) {
 		t.Fatalf("the WebSocket got % x; want a close frame", rest)
 	}
@@ -257,7 +257,7 @@ func TestFrontSendsNoSecondCloseAfterTheApps(t *testing.T) {
 	f.switchTo(old)
 	ws := openWebSocket(t, url, len(appsClose))
 	f.switchTo(answering(t, "next"))
-	f.waitUnused(old, time.Hour)
+	f.waitUnused(context.Background(), old, time.Hour)
 	if rest, _ := io.ReadAll(ws); len(rest) != 0 {
 		t.Fatalf("after the app's own close the WebSocket got % x; want nothing more", rest)
 	}
@@ -287,7 +287,7 @@ func TestFrontLetsTheFrameUnderWayEndBeforeTheClose(t *testing.T) {
 	f.switchTo(old)
 	ws := openWebSocket(t, url, 4)
 	f.switchTo(answering(t, "next"))
-	f.waitUnused(old, time.Hour) // ends the stream mid-frame
+	f.waitUnused(context.Background(), old, time.Hour) // ends the stream mid-frame
 	close(rest)
 	got, _ := io.ReadAll(ws)
 	if want := append([]byte{'l', 'l', 'o'}, closeFrame(1001, "a new build serves: reconnect")...); !bytes.Equal(got, want) {

@@ -107,6 +107,9 @@ type loopTest struct {
 	loop     *loop
 	log      *syncBuffer
 	console  []string
+	// unusedHolds: the front goes on using every server it was switched
+	// away from (its wait ends only with the way out's bound).
+	unusedHolds bool
 	// holdSwitch, when set, holds each switch of the front until a value
 	// comes.
 	holdSwitch chan struct{}
@@ -166,13 +169,17 @@ func startLoop(t *testing.T, source string) *loopTest {
 			lt.serving = append(lt.serving, s.Addr())
 			lt.mu.Unlock()
 		},
-		unused: func(s server) {
+		unused: func(ctx context.Context, s server) {
 			lt.mu.Lock()
-			defer lt.mu.Unlock()
 			if isClosed(s.(*fakeServer).stopped) {
 				lt.t.Errorf("%s was stopped before the front stopped using it", s.Addr())
 			}
 			lt.unused = append(lt.unused, s.Addr())
+			holds := lt.unusedHolds
+			lt.mu.Unlock()
+			if holds {
+				<-ctx.Done()
+			}
 		},
 		console: func(category, text string) {
 			lt.mu.Lock()
@@ -467,6 +474,35 @@ func TestLoopStopHasOneBound(t *testing.T) {
 	}
 	if log := lt.log.String(); strings.Count(log, "a server ended without draining") != 2 {
 		t.Errorf("want a line for each server killed:\n%s", log)
+	}
+}
+
+// TestLoopStopsWaitingForTheFrontWhenTheBoundComes: a server the front
+// still uses is waited for before its drain, but that wait ends with the
+// way out's bound too (a second signal ends it at once).
+func TestLoopStopsWaitingForTheFrontWhenTheBoundComes(t *testing.T) {
+	lt := startLoop(t, "v1")
+	lt.mu.Lock()
+	lt.unusedHolds = true
+	lt.mu.Unlock()
+	lt.reload("v1")
+	lt.reload("v2")
+	eventually(t, "v1 to be waited for", func() bool {
+		lt.mu.Lock()
+		defer lt.mu.Unlock()
+		return len(lt.unused) == 1
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); lt.stopWithin(ctx) }()
+	cancel() // the bound
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stop did not return when its bound came: the wait for the front went on")
+	}
+	if !isClosed(lt.server("v1").done) {
+		t.Error("v1 was still running when stop returned")
 	}
 }
 

@@ -165,7 +165,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 			front.switchTo(s)
 		},
-		unused: func(s server) { front.waitUnused(s, time.Second) },
+		unused: func(ctx context.Context, s server) { front.waitUnused(ctx, s, time.Second) },
 	}
 	if debugger != nil {
 		loop.console = debugger.say
