@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"maps"
 	"mime"
@@ -46,27 +47,54 @@ func (b *backend) watchForStream(resp *http.Response) {
 		b.requests--
 		b.noteUnused()
 	}
+	if len(b.streams) == 0 {
+		b.streamsGone = make(chan struct{})
+	}
 	b.streams[s] = struct{}{}
-	released := b.released
+	ended := b.ended
 	b.mu.Unlock()
 	s.gone = func() {
 		b.mu.Lock()
 		delete(b.streams, s)
+		if len(b.streams) == 0 {
+			close(b.streamsGone)
+		}
 		b.mu.Unlock()
 	}
-	if released { // it began after its server was let go of
-		s.end("a new build serves: reconnect")
+	if ended != "" { // it began after its streams were ended
+		s.end(ended)
 	}
 }
 
-// endStreams ends every long-lived stream of b's; reason goes in a
-// WebSocket's close frame.
+// endStreams ends every long-lived stream of b's, and any that begins
+// later; reason goes in a WebSocket's close frame.
 func (b *backend) endStreams(reason string) {
 	b.mu.Lock()
+	if b.ended == "" {
+		b.ended = reason
+	}
 	streams := slices.Collect(maps.Keys(b.streams))
 	b.mu.Unlock()
 	for _, s := range streams {
 		s.end(reason)
+	}
+}
+
+// waitStreamsGone returns once the proxy is done with every stream of b's,
+// or when ctx ends.
+func (b *backend) waitStreamsGone(ctx context.Context) {
+	for {
+		b.mu.Lock()
+		empty, gone := len(b.streams) == 0, b.streamsGone
+		b.mu.Unlock()
+		if empty {
+			return
+		}
+		select {
+		case <-gone:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -302,4 +304,85 @@ func TestCloseFrameCutsItsReasonBetweenCharacters(t *testing.T) {
 	if reason := frame[4:]; len(frame) > 2+125 || len(reason) > 123 || !utf8.Valid(reason) || frame[1] != byte(2+len(reason)) {
 		t.Fatalf("close frame % x: its reason is not valid UTF-8 within 123 bytes, or its length is wrong", frame)
 	}
+}
+
+// TestFrontShutdownReturnsOnceTheWebSocketsCloseIsWritten: the server's
+// Shutdown does not wait for hijacked connections, so the front waits for
+// the proxy to finish each WebSocket (its close frame written) before
+// devloop may exit; also for a client that never answers the close.
+func TestFrontShutdownReturnsOnceTheWebSocketsCloseIsWritten(t *testing.T) {
+	f, url := startFront(t)
+	hello := []byte{0x81, 5, 'h', 'e', 'l', 'l', 'o'}
+	f.switchTo(webSocket(t, hello))
+	ws := openWebSocket(t, url, len(hello))
+	b := f.current.Load()
+	returnsPromptly(t, "shutdown", func() { f.shutdown(context.Background()) })
+	b.mu.Lock()
+	open := len(b.streams)
+	b.mu.Unlock()
+	if open != 0 {
+		t.Fatalf("shutdown returned with %d WebSocket still with the proxy: its close may not be written when devloop exits", open)
+	}
+	if rest, _ := io.ReadAll(ws); !bytes.Equal(rest, closeFrame(1001, "devloop is stopping")) {
+		t.Fatalf("the WebSocket got % x; want the close frame", rest)
+	}
+}
+
+// TestFrontShutdownEndsTheStreamsOfAServerBeingLetGo: a server the front
+// still waits for (a request in flight) is not forgotten by the way out:
+// its event stream ends too.
+func TestFrontShutdownEndsTheStreamsOfAServerBeingLetGo(t *testing.T) {
+	f, url := startFront(t)
+	arrived, finish := make(chan struct{}), make(chan struct{})
+	old := serving(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(arrived)
+			<-finish
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	f.switchTo(old)
+	events := openEventStream(t, url)
+	go func() { _, _ = get(t, &http.Client{Transport: &http.Transport{}}, url+"/slow") }()
+	<-arrived
+	f.switchTo(answering(t, "next"))
+	letGo := make(chan struct{})
+	go func() { defer close(letGo); f.waitUnused(context.Background(), old, time.Hour) }()
+	shutdownDone := make(chan struct{})
+	go func() { defer close(shutdownDone); f.shutdown(context.Background()) }()
+	returnsPromptly(t, "the stream's end", func() { _, _ = io.ReadAll(events) })
+	close(finish)
+	<-shutdownDone
+	<-letGo
+}
+
+// TestBackendKeepsNoConnectionDialedAfterItWasClosed: a dial that
+// completes after the front closed its connections to a server is closed
+// at once: kept idle and never used, it would hold the server's drain.
+func TestBackendKeepsNoConnectionDialedAfterItWasClosed(t *testing.T) {
+	f, _ := startFront(t)
+	var conns atomic.Int64
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	hs.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		switch state {
+		case http.StateNew:
+			conns.Add(1)
+		case http.StateClosed:
+			conns.Add(-1)
+		}
+	}
+	hs.Start()
+	t.Cleanup(hs.Close)
+	f.switchTo(&backendServer{Server: hs, done: make(chan struct{})})
+	b := f.current.Load()
+	b.closeConnections()
+	if conn, err := b.dial(context.Background(), &net.Dialer{}, "tcp", hs.Listener.Addr().String()); err == nil {
+		conn.Close()
+		t.Fatal("a dial after the backend was closed gave a connection")
+	}
+	eventually(t, "the server to see the connection closed", func() bool { return conns.Load() == 0 })
 }
