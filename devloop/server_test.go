@@ -234,7 +234,7 @@ func TestServerThatExitsBeforeServingSaysHow(t *testing.T) {
 	if got := exitStatus(s.Err()); got != "exit status 3" {
 		t.Errorf("its exit: %q", got)
 	}
-	// Stop on a process already gone and reaped signals nothing, and returns.
+	// Stop on a process already gone returns at once, with nothing to say.
 	if err := stopWithin(t, context.Background(), s); err != nil {
 		t.Errorf("Stop of a server already gone: %v", err)
 	}
