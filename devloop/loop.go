@@ -57,6 +57,7 @@ type loop struct {
 	current  *generation    // the build serving now; nil before the first
 	builds   int            // builds started, to number them
 	draining sync.WaitGroup // servers stopping
+	killed   atomic.Int64   // servers that ended without draining
 	// cut ends every drain under way at once, and the wait before it: the
 	// way out's bound has come (stop). Made on first use, so that a loop
 	// is ready as soon as it is declared.
@@ -91,14 +92,18 @@ func (l *loop) run(ctx context.Context, changes <-chan struct{}) {
 
 // stop stops every server, the one serving and those still draining after
 // a reload, each draining, and returns once all are gone: those still
-// there when ctx ends are killed. Call it once run has returned.
-func (l *loop) stop(ctx context.Context) {
+// there when ctx ends are killed. It says whether every server that ended
+// meanwhile drained. Call it once run has returned.
+func (l *loop) stop(ctx context.Context) (drained bool) {
+	killed := l.killed.Load()
+	defer func() { drained = l.killed.Load() == killed }()
 	if l.current != nil {
 		l.retire(l.current, nil)
 		l.current = nil
 	}
 	defer context.AfterFunc(ctx, func() { l.drains(); l.cutNow() })()
 	l.draining.Wait()
+	return
 }
 
 // drains is the context every drain runs under, which stop's bound ends.
@@ -247,6 +252,7 @@ func (l *loop) retire(g *generation, unused func(context.Context, server)) {
 		ctx, cancel := context.WithTimeout(drains, l.drain)
 		defer cancel()
 		if err := g.server.Stop(ctx); err != nil {
+			l.killed.Add(1)
 			l.log.Info("a server ended without draining", "build", g.n, "reason", err)
 		}
 		_ = os.RemoveAll(g.dir)

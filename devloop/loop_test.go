@@ -109,7 +109,8 @@ type loopTest struct {
 	console  []string
 	// unusedHolds: the front goes on using every server it was switched
 	// away from (its wait ends only with the way out's bound).
-	unusedHolds bool
+	unusedHolds   bool
+	releaseUnused chan struct{} // when closed, ends those waits
 	// holdSwitch, when set, holds each switch of the front until a value
 	// comes.
 	holdSwitch chan struct{}
@@ -175,10 +176,13 @@ func startLoop(t *testing.T, source string) *loopTest {
 				lt.t.Errorf("%s was stopped before the front stopped using it", s.Addr())
 			}
 			lt.unused = append(lt.unused, s.Addr())
-			holds := lt.unusedHolds
+			holds, release := lt.unusedHolds, lt.releaseUnused
 			lt.mu.Unlock()
 			if holds {
-				<-ctx.Done()
+				select {
+				case <-ctx.Done():
+				case <-release:
+				}
 			}
 		},
 		console: func(category, text string) {
@@ -503,6 +507,37 @@ func TestLoopStopsWaitingForTheFrontWhenTheBoundComes(t *testing.T) {
 	}
 	if !isClosed(lt.server("v1").done) {
 		t.Error("v1 was still running when stop returned")
+	}
+}
+
+// TestLoopStopSaysWhetherEveryServerDrained: a server still waiting for
+// its drain after a reload, which reaches its own drain bound during stop,
+// is killed, and stop says so, though stop's bound never came.
+func TestLoopStopSaysWhetherEveryServerDrained(t *testing.T) {
+	lt := startLoop(t, "v1")
+	lt.loop.drain = time.Millisecond // every server's own drain bound
+	lt.mu.Lock()
+	lt.hangNext, lt.unusedHolds, lt.releaseUnused = true, true, make(chan struct{})
+	lt.mu.Unlock()
+	lt.reload("v1")
+	lt.reload("v2")
+	lt.cancel()
+	<-lt.done
+	drained := make(chan bool, 1)
+	go func() { drained <- lt.loop.stop(context.Background()) }()
+	eventually(t, "stop to stop v2", func() bool { return isClosed(lt.server("v2").stopped) })
+	close(lt.releaseUnused) // v1 drains now, and is killed at its bound
+	if <-drained {
+		t.Error("stop said every server drained; v1 was killed at its drain bound")
+	}
+
+	lt = startLoop(t, "v1")
+	lt.reload("v1")
+	lt.reload("v2")
+	lt.cancel()
+	<-lt.done
+	if !lt.loop.stop(context.Background()) {
+		t.Error("stop said a server did not drain; both did")
 	}
 }
 

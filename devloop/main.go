@@ -189,14 +189,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case err := <-airExited:
 		airErr = fmt.Errorf("air exited: %v", err)
 	}
-	return wayOut(cfg.Drain, signals, logger, airErr, func(ctx context.Context) {
+	return wayOut(cfg.Drain, signals, logger, airErr, func(ctx context.Context) (drained bool) {
 		stopRunning()
 		<-loopDone // no build under way, and none starts
 		var wg sync.WaitGroup
 		wg.Go(func() { stopAir(ctx) })
 		wg.Go(func() { front.shutdown(ctx) })
-		wg.Go(func() { loop.stop(ctx) })
+		wg.Go(func() { drained = loop.stop(ctx) })
 		wg.Wait()
+		return drained
 	})
 }
 
@@ -204,8 +205,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // front's drain, the servers' drains), with one bound: the app's drain and
 // a second to exit (below compose.yaml's stop_grace_period, so that Docker
 // never has to kill). What is left when it comes is killed; a second signal
-// brings it at once. Its last line says which.
-func wayOut(bound time.Duration, signals <-chan os.Signal, logger *slog.Logger, err error, stop func(context.Context)) error {
+// brings it at once. stop says whether every server drained (one still
+// draining after a reload may reach its own drain bound first). Its last
+// line says which.
+func wayOut(bound time.Duration, signals <-chan os.Signal, logger *slog.Logger, err error, stop func(context.Context) (drained bool)) error {
 	begun := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
@@ -218,7 +221,7 @@ func wayOut(bound time.Duration, signals <-chan os.Signal, logger *slog.Logger, 
 		case <-ctx.Done():
 		}
 	}()
-	stop(ctx)
+	drained := stop(ctx)
 	took := time.Since(begun).Round(time.Millisecond)
 	select {
 	case <-second:
@@ -226,9 +229,12 @@ func wayOut(bound time.Duration, signals <-chan os.Signal, logger *slog.Logger, 
 		return errors.Join(err, errors.New("stopped by a second signal, without draining"))
 	default:
 	}
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		logger.Info("stopped: the bound came before every request was answered; what was left was killed", "took", took, "bound", bound)
-	} else {
+	case !drained:
+		logger.Info("stopped: a server did not drain in its own time and was killed (its line is above)", "took", took)
+	default:
 		logger.Info("stopped: everything ended by itself within the bound", "took", took)
 	}
 	return err
