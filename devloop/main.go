@@ -13,8 +13,9 @@
 //	                ▲  a newer save cancels the build under way
 //
 // Read it top-down: run (this file) wires the parts and the way out; loop.go
-// is the reload itself; front.go the published port, and longlived.go its
-// event streams and WebSockets; relay.go the debug port; server.go
+// is the reload itself; front.go the published port, longlived.go its
+// event streams and WebSockets, clients.go its client connections for the
+// way out; relay.go the debug port; server.go
 // how a build's server starts and stops, with or without delve; watch.go
 // starts air and takes its notifications; poll.go notices a mount that
 // sends no file events, and polls it.
