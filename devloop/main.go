@@ -19,6 +19,15 @@
 // how a build's server starts and stops, with or without delve; watch.go
 // starts air and takes its notifications; poll.go notices a mount that
 // sends no file events, and polls it.
+//
+// Words for ending things, one concept each: a server is stopped (Stop:
+// asked to drain, then killed at a bound) and drains (answers what it
+// has, then exits); a replaced server is retired (stopped in the
+// background, once the front has let go of it: waitUnused); the front
+// shuts down (as net/http's Shutdown); a long-lived stream is ended; a
+// socket is closed; the way out is devloop's own stop, and its bound, or
+// a second signal, cuts every drain short. Halted means only one thing:
+// an app held at a breakpoint.
 package main
 
 import (
