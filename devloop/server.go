@@ -102,6 +102,9 @@ func (l launcher) start(bin string) (server, error) {
 		close(p.delveDone)
 		p.exited(fmt.Errorf("its delve exited (%s)", exitStatus(err)))
 	}()
+	if abs, err := filepath.Abs(bin); err == nil {
+		bin = abs // as /proc names it
+	}
 	go p.followDebuggee(bin)
 	return p, nil
 }
@@ -213,14 +216,22 @@ func holdChild(pid, delve int, bin string) (*os.Process, int, bool) {
 		unix.Close(fd)
 		return nil, 0, false
 	}
-	cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-	argv0, _, _ := strings.Cut(string(cmdline), "\x00")
-	if stat, ok := readProcStat(pid); !ok || stat.ppid != delve || argv0 != bin {
+	if stat, ok := readProcStat(pid); !ok || stat.ppid != delve || !runs(pid, bin) {
 		app.Release()
 		unix.Close(fd)
 		return nil, 0, false
 	}
 	return app, fd, true
+}
+
+// runs says whether pid has executed bin: by the name it was started with,
+// which delve passes as the app's argv[0]. (Not by its executable: delve's
+// own children, before an exec or never, have delve's, which in the tests
+// is the app's too.)
+func runs(pid int, bin string) bool {
+	cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+	return argv0 == bin
 }
 
 // errStatusUnknown: delve reaped its app before devloop read how it ended.
