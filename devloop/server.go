@@ -66,6 +66,10 @@ type launcher struct {
 }
 
 func (l launcher) start(bin string) (server, error) {
+	bin, err := filepath.Abs(bin) // as delve passes it on, and /proc shows it
+	if err != nil {
+		return nil, err
+	}
 	ports, err := freePorts(2) // the app's and delve's
 	if err != nil {
 		return nil, err
@@ -102,9 +106,6 @@ func (l launcher) start(bin string) (server, error) {
 		close(p.delveDone)
 		p.exited(fmt.Errorf("its delve exited (%s)", exitStatus(err)))
 	}()
-	if abs, err := filepath.Abs(bin); err == nil {
-		bin = abs // as /proc names it
-	}
 	go p.followDebuggee(bin)
 	return p, nil
 }
