@@ -369,6 +369,13 @@ func isClosed(c <-chan struct{}) bool {
 // waitAppGone waits for the app under delve to exit, until ctx ends; it
 // gives up sooner on an app its debugger holds stopped (at a breakpoint),
 // which cannot act on a signal. Only /proc is read: nothing is sent.
+//
+// Stopped, and the SIGINT sent still pending, is halted: while delve
+// passes the signal on, however slowly, the app is stopped too, but the
+// signal has been taken (it is what stopped it); at a breakpoint every
+// thread is held and none takes it. Seen on two reads in a row, not one:
+// right after the send, a thread stopped for a moment may not have taken
+// it yet.
 func (p *process) waitAppGone(ctx context.Context) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -379,10 +386,8 @@ func (p *process) waitAppGone(ctx context.Context) error {
 			return nil
 		default:
 		}
-		// A moment in tracing stop is delve passing the signal on; staying
-		// there is a breakpoint.
-		if stat, ok := readProcStat(p.appPid); ok && (stat.state == 't' || stat.state == 'T') {
-			if held++; held >= 8 {
+		if haltedWithSIGINTPending(p.appPid) {
+			if held++; held >= 2 {
 				return errHalted
 			}
 		} else {
@@ -396,6 +401,26 @@ func (p *process) waitAppGone(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// haltedWithSIGINTPending says whether pid is stopped (by its tracer, or a
+// SIGSTOP) with a SIGINT sent to it that no thread has taken.
+func haltedWithSIGINTPending(pid int) bool {
+	stat, ok := readProcStat(pid)
+	if !ok || (stat.state != 't' && stat.state != 'T') {
+		return false
+	}
+	status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(status)) {
+		if mask, ok := strings.CutPrefix(line, "ShdPnd:"); ok {
+			pending, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64)
+			return err == nil && pending&(1<<(syscall.SIGINT-1)) != 0
+		}
+	}
+	return false
 }
 
 // procStatus is what /proc/<pid>/stat says of a process: its state letter

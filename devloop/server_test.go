@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,6 +37,17 @@ func TestMain(m *testing.M) {
 		return
 	case "exit":
 		os.Exit(3)
+	case "pause":
+		// Takes a SIGINT, then stops, as an app does while a slow delve
+		// passes the signal on.
+		signals := make(chan os.Signal, 1)
+		signal.Notify(signals, os.Interrupt)
+		if _, err := net.Listen("tcp", ":"+os.Getenv("PORT")); err != nil { // it is ready
+			os.Exit(1)
+		}
+		<-signals
+		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+		return
 	}
 	os.Exit(m.Run())
 }
@@ -270,6 +282,28 @@ func TestServerUnderDelveThatExitsSaysHow(t *testing.T) {
 	}
 	if err := stopWithin(t, context.Background(), s); err != nil {
 		t.Errorf("Stop of a server whose app is gone: %v", err)
+	}
+}
+
+// TestHaltedMeansStoppedWithTheSignalUntaken: an app stopped after it took
+// the SIGINT (a slow delve passing it on) is not halted, however long it
+// stays stopped; one stopped with the SIGINT still pending is.
+func TestHaltedMeansStoppedWithTheSignalUntaken(t *testing.T) {
+	p := testLauncher(t, "pause").(*process)
+	pid := p.cmd.Process.Pid
+	waitAnswers(t, p) // it listens once it waits for its signal
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the app to stop", func() bool { stat, _ := readProcStat(pid); return stat.state == 'T' })
+	if haltedWithSIGINTPending(pid) {
+		t.Error("an app stopped after it took its SIGINT was taken for halted at a breakpoint")
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if !haltedWithSIGINTPending(pid) {
+		t.Error("an app stopped with a SIGINT pending was not taken for halted")
 	}
 }
 
