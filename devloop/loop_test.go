@@ -342,8 +342,11 @@ func TestLoopBuildFailureWithoutCompilerOutputSaysWhy(t *testing.T) {
 	lt.reload("v1")
 	lt.builder.fail = errors.New(`exec: "go": executable file not found in $PATH`)
 	lt.build("v2")
-	eventually(t, "the build's failure in the log", func() bool {
-		return strings.Contains(lt.log.String(), "the build failed")
+	// The console's line comes after the log's: both are there once it is.
+	eventually(t, "the build's failure in the debug console", func() bool {
+		lt.mu.Lock()
+		defer lt.mu.Unlock()
+		return len(lt.console) >= 2
 	})
 	if log := lt.log.String(); !strings.Contains(log, `executable file not found`) {
 		t.Errorf("a build that failed with no compiler output logged no reason:\n%s", log)
