@@ -231,6 +231,7 @@ func TestServerHaltedAtABreakpointIsEndedByItsDelve(t *testing.T) {
 	if err := app.Signal(syscall.SIGSTOP); err != nil { // as a breakpoint holds it
 		t.Fatal(err)
 	}
+	eventually(t, "the app to be held", func() bool { stat, _ := readProcStat(p.appPid); return stat.state == 'T' })
 	if err := stopWithin(t, context.Background(), s); !errors.Is(err, errHalted) {
 		t.Errorf("Stop of an app halted at a breakpoint: %v; want %v", err, errHalted)
 	}
