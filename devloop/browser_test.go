@@ -298,8 +298,6 @@ func TestLoopTellsThePages(t *testing.T) {
 		},
 		browser: b,
 	}
-	// What run sets up, for calling reload by itself.
-	l.halt, l.haltNow = context.WithCancel(context.Background())
 	defer l.stop(context.Background())
 	broken := func() failure {
 		b.mu.Lock()

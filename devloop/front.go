@@ -64,19 +64,14 @@ type backend struct {
 	released bool                 // waitUnused let go of it: no request may pick it any more
 	unused   chan struct{}        // closed once it is released and nothing is being answered
 	streams  map[*stream]struct{} // server-sent events and WebSockets under way
+	// streamsGone is closed whenever streams is empty; ended, once set,
+	// is why every stream ends, also one that begins later.
+	streamsGone chan struct{}
+	ended       string
+	// closed: no connection to the server is kept from now on, also one
+	// whose dial completes after the idle ones were closed.
+	closed bool
 }
-
-// clientConn is a client's connection to the front, and whether a request
-// on it is being answered: one that is not (idle, preconnected, half-sent)
-// is closed at once on the way out.
-type clientConn struct {
-	net.Conn
-	mu        sync.Mutex
-	answering bool
-	closed    bool
-}
-
-type clientConnKey struct{}
 
 func newFront(logger *slog.Logger) *front {
 	f := &front{log: logger, first: make(chan struct{}), replaced: map[string]*backend{},
@@ -103,14 +98,19 @@ func (f *front) close() { _ = f.server.Close() }
 // switchTo sends every request from now on to s. The server before it is
 // about to drain: waitUnused says when it may.
 func (f *front) switchTo(s server) {
+	b := &backend{server: s, unused: make(chan struct{}), streams: map[*stream]struct{}{}, streamsGone: make(chan struct{})}
+	close(b.streamsGone)
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	transport := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return b.dial(ctx, dialer, network, addr)
+		},
 		MaxIdleConnsPerHost: 100,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true, // pass the client's Accept-Encoding through untouched
 	}
 	target := &url.URL{Scheme: "http", Host: s.Addr()}
-	b := &backend{server: s, transport: transport, unused: make(chan struct{}), streams: map[*stream]struct{}{}}
+	b.transport = transport
 	b.proxy = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
@@ -141,20 +141,25 @@ func (f *front) switchTo(s server) {
 }
 
 // waitUnused returns once every request the front sent s has been answered,
-// or after max, having ended s's long-lived streams (an EventSource or a
-// WebSocket reconnects, to the new build) and closed the front's idle
-// connections to it. Only then may s drain: a request the front has chosen
+// or after max, or when ctx ends (the way out's bound), having ended s's
+// long-lived streams (an EventSource or a WebSocket reconnects, to the new
+// build) and closed the front's idle connections to it. Only then may s drain: a request the front has chosen
 // it for but not yet written would meet a closed connection and fail, and
 // an open stream would hold its drain to the end. (A request that takes
 // longer than max is under way in the app, whose drain waits for it.)
-func (f *front) waitUnused(s server, max time.Duration) {
+func (f *front) waitUnused(ctx context.Context, s server, max time.Duration) {
 	f.mu.Lock()
 	b := f.replaced[s.Addr()]
-	delete(f.replaced, s.Addr())
 	f.mu.Unlock()
 	if b == nil {
 		return
 	}
+	// Until it is let go of, the way out finds it among the replaced ones.
+	defer func() {
+		f.mu.Lock()
+		delete(f.replaced, s.Addr())
+		f.mu.Unlock()
+	}()
 	b.mu.Lock()
 	b.released = true
 	b.noteUnused()
@@ -162,8 +167,34 @@ func (f *front) waitUnused(s server, max time.Duration) {
 	select {
 	case <-b.unused:
 	case <-time.After(max):
+	case <-ctx.Done():
 	}
 	b.endStreams("a new build serves: reconnect")
+	b.closeConnections()
+}
+
+// dial connects to b's server, unless b is closed: a connection that would
+// then be kept idle, never used, would hold the server's drain.
+func (b *backend) dial(ctx context.Context, dialer *net.Dialer, network, addr string) (net.Conn, error) {
+	conn, err := dialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		conn.Close()
+		return nil, errors.New("devloop let go of this server")
+	}
+	return conn, nil
+}
+
+// closeConnections closes the front's idle connections to b's server, and
+// every one that becomes idle from now on; b takes no request any more.
+func (b *backend) closeConnections() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 	b.transport.CloseIdleConnections()
 }
 
@@ -171,9 +202,10 @@ func (f *front) waitUnused(s server, max time.Duration) {
 // every long-lived stream, closes at once every client connection with no
 // request being answered (idle keep-alives, a browser's preconnected
 // sockets, half-sent requests: none has anything to lose), and waits for
-// the requests being answered, meanwhile the servers drain. Then it closes
-// every connection to the servers: to a server, a connection the front
-// dialed and never used is busy, and its drain would wait for it.
+// the requests being answered and the streams' ends, meanwhile the servers
+// drain. Then it closes every connection to the servers: to a server, a
+// connection the front dialed and never used is busy, and its drain would
+// wait for it.
 func (f *front) shutdown(ctx context.Context) {
 	f.server.SetKeepAlivesEnabled(false) // each answer from now on closes its connection
 	f.mu.Lock()
@@ -194,8 +226,11 @@ func (f *front) shutdown(ctx context.Context) {
 	if err := f.server.Shutdown(ctx); err != nil {
 		f.close() // the bound came: what is left is cut off
 	}
+	// The server's Shutdown does not wait for hijacked connections: a
+	// WebSocket's close frame is written by the proxy, which is waited for.
 	for _, b := range backends {
-		b.transport.CloseIdleConnections()
+		b.closeConnections()
+		b.waitStreamsGone(ctx)
 	}
 }
 
@@ -297,56 +332,5 @@ func (b *backend) whyNoAnswer(err error) string {
 		return "the server exited, " + exitStatus(b.server.Err()) + "; the next save starts a new build"
 	case <-time.After(exitNoticeWait):
 		return err.Error()
-	}
-}
-
-// connContext registers each client connection as the server accepts it,
-// and puts it in the context of every request on it, for ServeHTTP to mark
-// it as being answered. One accepted as the front stops is closed: nothing
-// was sent on it yet.
-func (f *front) connContext(ctx context.Context, conn net.Conn) context.Context {
-	c := &clientConn{Conn: conn}
-	f.mu.Lock()
-	select {
-	case <-f.stopping:
-		c.closed = true
-		_ = conn.Close()
-	default:
-		f.clients[conn] = c
-	}
-	f.mu.Unlock()
-	return context.WithValue(ctx, clientConnKey{}, c)
-}
-
-// track notes when a client connection's answer is written (it is idle
-// again) and when it is gone.
-func (f *front) track(conn net.Conn, state http.ConnState) {
-	f.mu.Lock()
-	c := f.clients[conn]
-	if state == http.StateClosed || state == http.StateHijacked {
-		delete(f.clients, conn)
-	}
-	f.mu.Unlock()
-	if c != nil && state == http.StateIdle {
-		c.mu.Lock()
-		c.answering = false
-		c.mu.Unlock()
-	}
-}
-
-// answer marks c as being answered, unless the way out closed it.
-func (c *clientConn) answer() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.answering = !c.closed
-	return !c.closed
-}
-
-func (c *clientConn) closeUnlessAnswering() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.answering {
-		c.closed = true
-		_ = c.Conn.Close()
 	}
 }

@@ -1,14 +1,16 @@
 package main
 
 import (
+	"context"
 	"io"
 	"maps"
 	"mime"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
+	"time"
 )
 
 // Long-lived responses: server-sent events (an EventSource) and WebSockets
@@ -34,6 +36,9 @@ func (b *backend) watchForStream(resp *http.Response) {
 	s := &stream{body: resp.Body}
 	if switched && strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") {
 		s.frames = &wsFrames{}
+		if c, ok := resp.Request.Context().Value(clientConnKey{}).(*clientConn); ok {
+			s.client = c.Conn
+		}
 	}
 	resp.Body = s
 	b.mu.Lock()
@@ -42,27 +47,54 @@ func (b *backend) watchForStream(resp *http.Response) {
 		b.requests--
 		b.noteUnused()
 	}
+	if len(b.streams) == 0 {
+		b.streamsGone = make(chan struct{})
+	}
 	b.streams[s] = struct{}{}
-	released := b.released
+	ended := b.ended
 	b.mu.Unlock()
 	s.gone = func() {
 		b.mu.Lock()
 		delete(b.streams, s)
+		if len(b.streams) == 0 {
+			close(b.streamsGone)
+		}
 		b.mu.Unlock()
 	}
-	if released { // it began after its server was let go of
-		s.end("a new build serves: reconnect")
+	if ended != "" { // it began after its streams were ended
+		s.end(ended)
 	}
 }
 
-// endStreams ends every long-lived stream of b's; reason goes in a
-// WebSocket's close frame.
+// endStreams ends every long-lived stream of b's, and any that begins
+// later; reason goes in a WebSocket's close frame.
 func (b *backend) endStreams(reason string) {
 	b.mu.Lock()
+	if b.ended == "" {
+		b.ended = reason
+	}
 	streams := slices.Collect(maps.Keys(b.streams))
 	b.mu.Unlock()
 	for _, s := range streams {
 		s.end(reason)
+	}
+}
+
+// waitStreamsGone returns once the proxy is done with every stream of b's,
+// or when ctx ends.
+func (b *backend) waitStreamsGone(ctx context.Context) {
+	for {
+		b.mu.Lock()
+		empty, gone := len(b.streams) == 0, b.streamsGone
+		b.mu.Unlock()
+		if empty {
+			return
+		}
+		select {
+		case <-gone:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
@@ -72,48 +104,84 @@ func (b *backend) endStreams(reason string) {
 type stream struct {
 	body   io.ReadCloser
 	frames *wsFrames // a WebSocket's: where the app's frames end
+	client net.Conn  // a WebSocket's: the client's connection, which the proxy holds
 	gone   func()    // once closed
 
-	mu      sync.Mutex
-	ended   atomic.Bool
-	closing []byte // what is left to send of the close frame
-	once    sync.Once
+	mu    sync.Mutex
+	ended bool
+	// A WebSocket ended in the middle of one of the app's frames: the
+	// close frame, with this reason, waits for the frame's end.
+	midFrame bool
+	reason   string
+	closing  []byte // what is left to send of the close frame
+	once     sync.Once
 }
+
+// closeReplyWait is how long a WebSocket client has, once its stream has
+// ended, to answer the close (the proxy holds the connection until the
+// client's side ends too: one that never answered would hold it, and two
+// goroutines, for ever); and how long an app's frame under way may take
+// to finish before the close.
+const closeReplyWait = time.Second
 
 // end makes the stream's next read, or the one under way, the last: the
 // proxy then finishes the answer (an event stream) or closes the client's
-// connection after a close frame (a WebSocket).
+// connection after a close frame (a WebSocket). A WebSocket frame of the
+// app's under way is let through whole first: a close frame inside it
+// would be read as its payload, and a cut frame is a broken connection.
 func (s *stream) end(reason string) {
 	s.mu.Lock()
-	if s.ended.Load() {
-		s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.ended {
 		return
 	}
-	if s.frames != nil {
-		s.closing = closeFrame(1001, reason)
+	s.ended = true
+	if s.frames != nil && !s.frames.atBoundary() {
+		s.midFrame, s.reason = true, reason
+		time.AfterFunc(closeReplyWait, func() { _ = s.body.Close() }) // an app stalled mid-frame
+		return
 	}
-	s.ended.Store(true)
-	s.mu.Unlock()
-	_ = s.body.Close() // a read under way returns
+	s.closeNow(reason)
 }
 
-func (s *stream) Read(p []byte) (int, error) {
-	if !s.ended.Load() {
-		n, err := s.body.Read(p)
-		if s.frames != nil {
-			s.frames.follow(p[:n])
-		}
-		if !s.ended.Load() {
-			return n, err
-		}
-		if n > 0 {
-			return n, nil // the end comes at the next read
-		}
+// closeNow readies the close frame, unless the app sent its own, and
+// closes the app's side, so that a read under way returns; s.mu is held.
+func (s *stream) closeNow(reason string) {
+	if s.frames != nil && !s.frames.closed {
+		s.closing = closeFrame(1001, reason)
 	}
+	_ = s.body.Close()
+}
+
+func (s *stream) Read(p []byte) (n int, err error) {
+	defer func() {
+		if err != nil && s.client != nil {
+			_ = s.client.SetReadDeadline(time.Now().Add(closeReplyWait))
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// A close frame only where the app's last frame ended: in the middle of
-	// one it would be read as that frame's payload.
+	if !s.ended || s.midFrame {
+		s.mu.Unlock()
+		n, err = s.body.Read(p)
+		s.mu.Lock()
+		switch {
+		case s.midFrame:
+			// Up to the end of the frame under way when end came, not a
+			// byte of the next.
+			if n = s.frames.followToBoundary(p[:n]); s.frames.atBoundary() {
+				s.midFrame = false
+				s.closeNow(s.reason)
+			}
+		case s.frames != nil:
+			s.frames.follow(p[:n])
+		}
+		if !s.ended || n > 0 {
+			return n, err // the end comes at the next read
+		}
+	}
+	// The close frame only where the app's last frame ended: cut short
+	// mid-frame (an app that stalled), the connection just ends.
 	if len(s.closing) > 0 && s.frames.atBoundary() {
 		n := copy(p, s.closing)
 		s.closing = s.closing[n:]
@@ -147,6 +215,7 @@ func (s *stream) Close() error {
 type wsFrames struct {
 	header []byte // of the frame under way, until it is whole
 	left   uint64 // of the frame under way's payload
+	closed bool   // the app sent its own close frame
 }
 
 func (f *wsFrames) follow(p []byte) {
@@ -161,12 +230,26 @@ func (f *wsFrames) follow(p []byte) {
 		p = p[1:]
 		if size, ok := wsHeaderSize(f.header); ok && len(f.header) == size {
 			f.left = wsPayloadLength(f.header)
+			f.closed = f.closed || f.header[0]&0x0f == wsOpClose
 			f.header = f.header[:0]
 		}
 	}
 }
 
+const wsOpClose = 0x8
+
 func (f *wsFrames) atBoundary() bool { return f.left == 0 && len(f.header) == 0 }
+
+// followToBoundary follows p up to the end of the frame under way, and
+// says how much of p that is.
+func (f *wsFrames) followToBoundary(p []byte) int {
+	for i := range p {
+		if f.follow(p[i : i+1]); f.atBoundary() {
+			return i + 1
+		}
+	}
+	return len(p)
+}
 
 // wsHeaderSize is the size of a frame's header, once its first two bytes
 // say it.
@@ -203,10 +286,11 @@ func wsPayloadLength(h []byte) uint64 {
 }
 
 // closeFrame is a server's close frame: final, opcode 8, unmasked, the
-// status code then the reason (at most 123 bytes).
+// status code then the reason: at most 123 bytes of UTF-8, cut between two
+// characters (a client fails the connection on invalid UTF-8).
 func closeFrame(code uint16, reason string) []byte {
 	if len(reason) > 123 {
-		reason = reason[:123]
+		reason = strings.ToValidUTF8(reason[:123], "") // drops a character the cut split
 	}
-	return append([]byte{0x88, byte(2 + len(reason)), byte(code >> 8), byte(code)}, reason...)
+	return append([]byte{0x80 | wsOpClose, byte(2 + len(reason)), byte(code >> 8), byte(code)}, reason...)
 }

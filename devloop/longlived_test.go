@@ -7,9 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -61,7 +64,7 @@ func TestFrontEndsAnEventStreamCleanlyWhenItsServerIsLetGo(t *testing.T) {
 	f.switchTo(old)
 	events := openEventStream(t, url)
 	f.switchTo(answering(t, "next"))
-	returnsPromptly(t, "waitUnused", func() { f.waitUnused(old, time.Hour) })
+	returnsPromptly(t, "waitUnused", func() { f.waitUnused(context.Background(), old, time.Hour) })
 	if rest, err := io.ReadAll(events); err != nil || string(rest) != "\n" {
 		t.Fatalf("the rest of the stream: %q %v; want the end of the event, then a clean end of stream", rest, err)
 	}
@@ -128,7 +131,7 @@ func TestFrontClosesAWebSocketCleanlyWhenItsServerIsLetGo(t *testing.T) {
 	f.switchTo(old)
 	ws := openWebSocket(t, url, len(hello))
 	f.switchTo(answering(t, "next"))
-	returnsPromptly(t, "waitUnused", func() { f.waitUnused(old, time.Hour) })
+	returnsPromptly(t, "waitUnused", func() { f.waitUnused(context.Background(), old, time.Hour) })
 	rest, err := io.ReadAll(ws)
 	if err != nil || !bytes.HasPrefix(rest, []byte{0x88}) || len(rest) < 4 || rest[2] != 0x03 || rest[3] != 0xE9 {
 		t.Fatalf("after the switch the WebSocket got % x %v; want a close frame with status 1001, then the end", rest, err)
@@ -148,7 +151,7 @@ func TestFrontClosesAWebSocketMidFrameWithoutAFrame(t *testing.T) {
 	f.switchTo(old)
 	ws := openWebSocket(t, url, len(half))
 	f.switchTo(answering(t, "next"))
-	returnsPromptly(t, "waitUnused", func() { f.waitUnused(old, time.Hour) })
+	returnsPromptly(t, "waitUnused", func() { f.waitUnused(context.Background(), old, time.Hour) })
 	if rest, _ := io.ReadAll(ws); len(rest) != 0 {
 		t.Fatalf("after the switch, mid-frame, the WebSocket got % x; want nothing more", rest)
 	}
@@ -218,9 +221,168 @@ func TestFrontWebSocketCloseAsAWebSocketLibraryReadsIt(t *testing.T) {
 		t.Fatalf("through the front: %q %v", message, err)
 	}
 	f.switchTo(answering(t, "next"))
-	returnsPromptly(t, "waitUnused", func() { f.waitUnused(old, time.Hour) })
+	returnsPromptly(t, "waitUnused", func() { f.waitUnused(context.Background(), old, time.Hour) })
 	_, _, err = conn.ReadMessage()
 	if !websocket.IsCloseError(err, websocket.CloseGoingAway) || !strings.Contains(err.Error(), "a new build serves") {
 		t.Fatalf("after the switch the client read %v; want a close, going away (1001), with the front's reason", err)
 	}
+}
+
+// TestFrontLetsGoOfAWebSocketClientThatNeverAnswersTheClose: a client that
+// reads the close frame and never answers does not hold the proxy's
+// connection, and its two goroutines, for ever: the stream is gone.
+func TestFrontLetsGoOfAWebSocketClientThatNeverAnswersTheClose(t *testing.T) {
+	f, url := startFront(t)
+	hello := []byte{0x81, 5, 'h', 'e', 'l', 'l', 'o'}
+	old := webSocket(t, hello)
+	f.switchTo(old)
+	ws := openWebSocket(t, url, len(hello))
+	b := f.current.Load()
+	f.switchTo(answering(t, "next"))
+	f.waitUnused(context.Background(), old, time.Hour)
+	if rest, _ := io.ReadAll(ws); !bytes.HasPrefix(rest, []byte{0x88}) {
+		t.Fatalf("the WebSocket got % x; want a close frame", rest)
+	}
+	eventually(t, "the proxy to let go of the WebSocket", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.streams) == 0
+	})
+}
+
+// TestFrontSendsNoSecondCloseAfterTheApps: an app that sent its own close
+// frame gets no other after it (a second close is a protocol error).
+func TestFrontSendsNoSecondCloseAfterTheApps(t *testing.T) {
+	f, url := startFront(t)
+	appsClose := []byte{0x88, 2, 0x03, 0xE8} // 1000, normal closure
+	old := webSocket(t, appsClose)
+	f.switchTo(old)
+	ws := openWebSocket(t, url, len(appsClose))
+	f.switchTo(answering(t, "next"))
+	f.waitUnused(context.Background(), old, time.Hour)
+	if rest, _ := io.ReadAll(ws); len(rest) != 0 {
+		t.Fatalf("after the app's own close the WebSocket got % x; want nothing more", rest)
+	}
+}
+
+// TestFrontLetsTheFrameUnderWayEndBeforeTheClose: ended while the app is
+// in the middle of a frame, the client gets that frame whole, then the
+// close frame, and not the app's next frame.
+func TestFrontLetsTheFrameUnderWayEndBeforeTheClose(t *testing.T) {
+	f, url := startFront(t)
+	rest := make(chan struct{})
+	old := serving(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		rw.Write([]byte{0x81, 5, 'h', 'e'})
+		rw.Flush()
+		<-rest
+		rw.Write([]byte{'l', 'l', 'o', 0x81, 4, 'n', 'e', 'x', 't'})
+		rw.Flush()
+		_, _ = io.Copy(io.Discard, rw)
+	})
+	f.switchTo(old)
+	ws := openWebSocket(t, url, 4)
+	f.switchTo(answering(t, "next"))
+	f.waitUnused(context.Background(), old, time.Hour) // ends the stream mid-frame
+	close(rest)
+	got, _ := io.ReadAll(ws)
+	if want := append([]byte{'l', 'l', 'o'}, closeFrame(1001, "a new build serves: reconnect")...); !bytes.Equal(got, want) {
+		t.Fatalf("ended mid-frame, the WebSocket got % x; want the frame's rest, then the close: % x", got, want)
+	}
+}
+
+// TestCloseFrameCutsItsReasonBetweenCharacters: a reason longer than a
+// close frame holds is cut to valid UTF-8.
+func TestCloseFrameCutsItsReasonBetweenCharacters(t *testing.T) {
+	frame := closeFrame(1001, strings.Repeat("é", 100)) // 200 bytes, 2 each
+	if reason := frame[4:]; len(frame) > 2+125 || len(reason) > 123 || !utf8.Valid(reason) || frame[1] != byte(2+len(reason)) {
+		t.Fatalf("close frame % x: its reason is not valid UTF-8 within 123 bytes, or its length is wrong", frame)
+	}
+}
+
+// TestFrontShutdownReturnsOnceTheWebSocketsCloseIsWritten: the server's
+// Shutdown does not wait for hijacked connections, so the front waits for
+// the proxy to finish each WebSocket (its close frame written) before
+// devloop may exit; also for a client that never answers the close.
+func TestFrontShutdownReturnsOnceTheWebSocketsCloseIsWritten(t *testing.T) {
+	f, url := startFront(t)
+	hello := []byte{0x81, 5, 'h', 'e', 'l', 'l', 'o'}
+	f.switchTo(webSocket(t, hello))
+	ws := openWebSocket(t, url, len(hello))
+	b := f.current.Load()
+	returnsPromptly(t, "shutdown", func() { f.shutdown(context.Background()) })
+	b.mu.Lock()
+	open := len(b.streams)
+	b.mu.Unlock()
+	if open != 0 {
+		t.Fatalf("shutdown returned with %d WebSocket still with the proxy: its close may not be written when devloop exits", open)
+	}
+	if rest, _ := io.ReadAll(ws); !bytes.Equal(rest, closeFrame(1001, "devloop is stopping")) {
+		t.Fatalf("the WebSocket got % x; want the close frame", rest)
+	}
+}
+
+// TestFrontShutdownEndsTheStreamsOfAServerBeingLetGo: a server the front
+// still waits for (a request in flight) is not forgotten by the way out:
+// its event stream ends too.
+func TestFrontShutdownEndsTheStreamsOfAServerBeingLetGo(t *testing.T) {
+	f, url := startFront(t)
+	arrived, finish := make(chan struct{}), make(chan struct{})
+	old := serving(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(arrived)
+			<-finish
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	f.switchTo(old)
+	events := openEventStream(t, url)
+	go func() { _, _ = get(t, &http.Client{Transport: &http.Transport{}}, url+"/slow") }()
+	<-arrived
+	f.switchTo(answering(t, "next"))
+	letGo := make(chan struct{})
+	go func() { defer close(letGo); f.waitUnused(context.Background(), old, time.Hour) }()
+	shutdownDone := make(chan struct{})
+	go func() { defer close(shutdownDone); f.shutdown(context.Background()) }()
+	returnsPromptly(t, "the stream's end", func() { _, _ = io.ReadAll(events) })
+	close(finish)
+	<-shutdownDone
+	<-letGo
+}
+
+// TestBackendKeepsNoConnectionDialedAfterItWasClosed: a dial that
+// completes after the front closed its connections to a server is closed
+// at once: kept idle and never used, it would hold the server's drain.
+func TestBackendKeepsNoConnectionDialedAfterItWasClosed(t *testing.T) {
+	f, _ := startFront(t)
+	var conns atomic.Int64
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	hs.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		switch state {
+		case http.StateNew:
+			conns.Add(1)
+		case http.StateClosed:
+			conns.Add(-1)
+		}
+	}
+	hs.Start()
+	t.Cleanup(hs.Close)
+	f.switchTo(&backendServer{Server: hs, done: make(chan struct{})})
+	b := f.current.Load()
+	b.closeConnections()
+	if conn, err := b.dial(context.Background(), &net.Dialer{}, "tcp", hs.Listener.Addr().String()); err == nil {
+		conn.Close()
+		t.Fatal("a dial after the backend was closed gave a connection")
+	}
+	eventually(t, "the server to see the connection closed", func() bool { return conns.Load() == 0 })
 }

@@ -48,8 +48,9 @@ type loop struct {
 	drain   time.Duration // how long a replaced server may take to drain before it is killed
 	serving func(server)  // points the fronts at the server taking over
 	// unused waits until the fronts no longer use a server they were
-	// switched away from, so that it may drain; nil: no wait.
-	unused func(server)
+	// switched away from, so that it may drain, or until ctx ends; nil: no
+	// wait.
+	unused func(ctx context.Context, s server)
 	// compiling, when set, is called as each build starts compiling: the
 	// debugger notes the source version that build runs (relay.compiling).
 	compiling func()
@@ -59,10 +60,13 @@ type loop struct {
 	current  *generation    // the build serving now; nil before the first
 	builds   int            // builds started, to number them
 	draining sync.WaitGroup // servers stopping
-	// halt ends every drain under way at once: the way out's bound has
-	// come (stop).
-	halt    context.Context
-	haltNow context.CancelFunc
+	killed   atomic.Int64   // servers that ended without draining
+	// cut ends every drain under way at once, and the wait before it: the
+	// way out's bound has come (stop). Made on first use, so that a loop
+	// is ready as soon as it is declared.
+	cut     context.Context
+	cutNow  context.CancelFunc
+	cutOnce sync.Once
 
 	browser *browsers // the open pages: told of each switch and failure (browser.go); nil: none
 }
@@ -79,7 +83,6 @@ type generation struct {
 // run reloads on every value from changes until ctx ends. The servers go on
 // running: stop ends them.
 func (l *loop) run(ctx context.Context, changes <-chan struct{}) {
-	l.halt, l.haltNow = context.WithCancel(context.Background())
 	for {
 		select {
 		case <-ctx.Done():
@@ -94,14 +97,24 @@ func (l *loop) run(ctx context.Context, changes <-chan struct{}) {
 
 // stop stops every server, the one serving and those still draining after
 // a reload, each draining, and returns once all are gone: those still
-// there when ctx ends are killed. Call it once run has returned.
-func (l *loop) stop(ctx context.Context) {
+// there when ctx ends are killed. It says whether every server that ended
+// meanwhile drained. Call it once run has returned.
+func (l *loop) stop(ctx context.Context) (drained bool) {
+	killed := l.killed.Load()
+	defer func() { drained = l.killed.Load() == killed }()
 	if l.current != nil {
 		l.retire(l.current, nil)
 		l.current = nil
 	}
-	defer context.AfterFunc(ctx, l.haltNow)()
+	defer context.AfterFunc(ctx, func() { l.drains(); l.cutNow() })()
 	l.draining.Wait()
+	return
+}
+
+// drains is the context every drain runs under, which stop's bound ends.
+func (l *loop) drains() context.Context {
+	l.cutOnce.Do(func() { l.cut, l.cutNow = context.WithCancel(context.Background()) })
+	return l.cut
 }
 
 // reload makes one attempt and reports whether a newer change superseded it.
@@ -236,18 +249,21 @@ func unlessChanged(ctx context.Context, changes <-chan struct{}, work func(conte
 
 // retire stops g's server in the background, letting it drain for up to
 // l.drain (less when stop's bound comes first), and removes its build once
-// it is gone. unused, when given, is waited for first.
-func (l *loop) retire(g *generation, unused func(server)) {
+// it is gone. unused, when given, is waited for first, within stop's bound
+// too.
+func (l *loop) retire(g *generation, unused func(context.Context, server)) {
 	g.exitExpected.Store(true)
 	l.draining.Add(1)
+	drains := l.drains()
 	go func() {
 		defer l.draining.Done()
 		if unused != nil {
-			unused(g.server)
+			unused(drains, g.server)
 		}
-		ctx, cancel := context.WithTimeout(l.halt, l.drain)
+		ctx, cancel := context.WithTimeout(drains, l.drain)
 		defer cancel()
 		if err := g.server.Stop(ctx); err != nil {
+			l.killed.Add(1)
 			l.log.Info("a server ended without draining", "build", g.n, "reason", err)
 		}
 		_ = os.RemoveAll(g.dir)

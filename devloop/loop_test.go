@@ -107,6 +107,10 @@ type loopTest struct {
 	loop     *loop
 	log      *syncBuffer
 	console  []string
+	// unusedHolds: the front goes on using every server it was switched
+	// away from (its wait ends only with the way out's bound).
+	unusedHolds   bool
+	releaseUnused chan struct{} // when closed, ends those waits
 	// holdSwitch, when set, holds each switch of the front until a value
 	// comes.
 	holdSwitch chan struct{}
@@ -166,13 +170,20 @@ func startLoop(t *testing.T, source string) *loopTest {
 			lt.serving = append(lt.serving, s.Addr())
 			lt.mu.Unlock()
 		},
-		unused: func(s server) {
+		unused: func(ctx context.Context, s server) {
 			lt.mu.Lock()
-			defer lt.mu.Unlock()
 			if isClosed(s.(*fakeServer).stopped) {
 				lt.t.Errorf("%s was stopped before the front stopped using it", s.Addr())
 			}
 			lt.unused = append(lt.unused, s.Addr())
+			holds, release := lt.unusedHolds, lt.releaseUnused
+			lt.mu.Unlock()
+			if holds {
+				select {
+				case <-ctx.Done():
+				case <-release:
+				}
+			}
 		},
 		console: func(category, text string) {
 			lt.mu.Lock()
@@ -270,15 +281,6 @@ func (lt *loopTest) stopWithin(ctx context.Context) {
 	lt.loop.stop(ctx)
 }
 
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
-}
-
 // TestLoopSwitchesToTheNewBuildThenDrainsTheOld: the old server is stopped
 // only once the front points at the new one and no longer uses the old.
 // The switch is held while everything else that could run runs
@@ -340,8 +342,11 @@ func TestLoopBuildFailureWithoutCompilerOutputSaysWhy(t *testing.T) {
 	lt.reload("v1")
 	lt.builder.fail = errors.New(`exec: "go": executable file not found in $PATH`)
 	lt.build("v2")
-	eventually(t, "the build's failure in the log", func() bool {
-		return strings.Contains(lt.log.String(), "the build failed")
+	// The console's line comes after the log's: both are there once it is.
+	eventually(t, "the build's failure in the debug console", func() bool {
+		lt.mu.Lock()
+		defer lt.mu.Unlock()
+		return len(lt.console) >= 2
 	})
 	if log := lt.log.String(); !strings.Contains(log, `executable file not found`) {
 		t.Errorf("a build that failed with no compiler output logged no reason:\n%s", log)
@@ -476,6 +481,66 @@ func TestLoopStopHasOneBound(t *testing.T) {
 	}
 	if log := lt.log.String(); strings.Count(log, "a server ended without draining") != 2 {
 		t.Errorf("want a line for each server killed:\n%s", log)
+	}
+}
+
+// TestLoopStopsWaitingForTheFrontWhenTheBoundComes: a server the front
+// still uses is waited for before its drain, but that wait ends with the
+// way out's bound too (a second signal ends it at once).
+func TestLoopStopsWaitingForTheFrontWhenTheBoundComes(t *testing.T) {
+	lt := startLoop(t, "v1")
+	lt.mu.Lock()
+	lt.unusedHolds = true
+	lt.mu.Unlock()
+	lt.reload("v1")
+	lt.reload("v2")
+	eventually(t, "v1 to be waited for", func() bool {
+		lt.mu.Lock()
+		defer lt.mu.Unlock()
+		return len(lt.unused) == 1
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); lt.stopWithin(ctx) }()
+	cancel() // the bound
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stop did not return when its bound came: the wait for the front went on")
+	}
+	if !isClosed(lt.server("v1").done) {
+		t.Error("v1 was still running when stop returned")
+	}
+}
+
+// TestLoopStopSaysWhetherEveryServerDrained: a server still waiting for
+// its drain after a reload, which reaches its own drain bound during stop,
+// is killed, and stop says so, though stop's bound never came.
+func TestLoopStopSaysWhetherEveryServerDrained(t *testing.T) {
+	lt := startLoop(t, "v1")
+	lt.loop.drain = time.Millisecond // every server's own drain bound
+	lt.mu.Lock()
+	lt.hangNext, lt.unusedHolds, lt.releaseUnused = true, true, make(chan struct{})
+	lt.mu.Unlock()
+	lt.reload("v1")
+	lt.reload("v2")
+	lt.cancel()
+	<-lt.done
+	drained := make(chan bool, 1)
+	go func() { drained <- lt.loop.stop(context.Background()) }()
+	eventually(t, "stop to stop v2", func() bool { return isClosed(lt.server("v2").stopped) })
+	close(lt.releaseUnused) // v1 drains now, and is killed at its bound
+	if <-drained {
+		t.Error("stop said every server drained; v1 was killed at its drain bound")
+	}
+
+	lt = startLoop(t, "v1")
+	lt.reload("v1")
+	lt.reload("v2")
+	lt.cancel()
+	<-lt.done
+	if !lt.loop.stop(context.Background()) {
+		t.Error("stop said a server did not drain; both did")
 	}
 }
 

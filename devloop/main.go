@@ -13,12 +13,22 @@
 //	                ▲  a newer save cancels the build under way
 //
 // Read it top-down: run (this file) wires the parts and the way out; loop.go
-// is the reload itself; front.go the published port, and longlived.go its
-// event streams and WebSockets; relay.go the debug port; server.go
+// is the reload itself; front.go the published port, longlived.go its
+// event streams and WebSockets, clients.go its client connections for the
+// way out; relay.go the debug port; server.go
 // how a build's server starts and stops, with or without delve; watch.go
 // starts air and takes its notifications; poll.go notices a mount that
 // sends no file events, and polls it; browser.go tells the open pages of
 // each reload and failure, and inject.go puts its script into each page.
+//
+// Words for ending things, one concept each: a server is stopped (Stop:
+// asked to drain, then killed at a bound) and drains (answers what it
+// has, then exits); a replaced server is retired (stopped in the
+// background, once the front has let go of it: waitUnused); the front
+// shuts down (as net/http's Shutdown); a long-lived stream is ended; a
+// socket is closed; the way out is devloop's own stop, and its bound, or
+// a second signal, cuts every drain short. Halted means only one thing:
+// an app held at a breakpoint.
 package main
 
 import (
@@ -181,7 +191,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 			front.switchTo(s)
 		},
-		unused: func(s server) { front.waitUnused(s, time.Second) },
+		unused: func(ctx context.Context, s server) { front.waitUnused(ctx, s, time.Second) },
 	}
 	loop.browser = browser
 	if debugger != nil {
@@ -211,14 +221,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case err := <-airExited:
 		airErr = fmt.Errorf("air exited: %v", err)
 	}
-	return wayOut(cfg.Drain, signals, logger, airErr, func(ctx context.Context) {
+	return wayOut(cfg.Drain, signals, logger, airErr, func(ctx context.Context) (drained bool) {
 		stopRunning()
 		<-loopDone // no build under way, and none starts
 		var wg sync.WaitGroup
 		wg.Go(func() { stopAir(ctx) })
 		wg.Go(func() { front.shutdown(ctx) })
-		wg.Go(func() { loop.stop(ctx) })
+		wg.Go(func() { drained = loop.stop(ctx) })
 		wg.Wait()
+		return drained
 	})
 }
 
@@ -226,8 +237,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // front's drain, the servers' drains), with one bound: the app's drain and
 // a second to exit (below compose.yaml's stop_grace_period, so that Docker
 // never has to kill). What is left when it comes is killed; a second signal
-// brings it at once. Its last line says which.
-func wayOut(bound time.Duration, signals <-chan os.Signal, logger *slog.Logger, err error, stop func(context.Context)) error {
+// brings it at once. stop says whether every server drained (one still
+// draining after a reload may reach its own drain bound first). Its last
+// line says which.
+func wayOut(bound time.Duration, signals <-chan os.Signal, logger *slog.Logger, err error, stop func(context.Context) (drained bool)) error {
 	begun := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
@@ -240,7 +253,7 @@ func wayOut(bound time.Duration, signals <-chan os.Signal, logger *slog.Logger, 
 		case <-ctx.Done():
 		}
 	}()
-	stop(ctx)
+	drained := stop(ctx)
 	took := time.Since(begun).Round(time.Millisecond)
 	select {
 	case <-second:
@@ -248,9 +261,12 @@ func wayOut(bound time.Duration, signals <-chan os.Signal, logger *slog.Logger, 
 		return errors.Join(err, errors.New("stopped by a second signal, without draining"))
 	default:
 	}
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		logger.Info("stopped: the bound came before every request was answered; what was left was killed", "took", took, "bound", bound)
-	} else {
+	case !drained:
+		logger.Info("stopped: a server did not drain in its own time and was killed (its line is above)", "took", took)
+	default:
 		logger.Info("stopped: everything ended by itself within the bound", "took", took)
 	}
 	return err

@@ -60,9 +60,10 @@ func TestWayOutEndsAtOnceOnASecondSignal(t *testing.T) {
 	stopping := make(chan struct{})
 	result := make(chan error, 1)
 	go func() {
-		result <- wayOut(time.Hour, signals, slog.New(slog.NewTextHandler(&log, nil)), nil, func(ctx context.Context) {
+		result <- wayOut(time.Hour, signals, slog.New(slog.NewTextHandler(&log, nil)), nil, func(ctx context.Context) bool {
 			close(stopping)
 			<-ctx.Done() // a server that would drain for the whole bound
+			return false
 		})
 	}()
 	<-stopping
@@ -82,18 +83,19 @@ func TestWayOutEndsAtOnceOnASecondSignal(t *testing.T) {
 func TestWayOutSaysWhetherTheBoundCame(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		stop  func(context.Context)
+		stop  func(context.Context) bool
 		bound time.Duration
 		want  string
 	}{
-		{"drained", func(context.Context) {}, time.Hour, "everything ended by itself"},
-		{"cut short", func(ctx context.Context) { <-ctx.Done() }, time.Millisecond, "the bound came"},
+		{"drained", func(context.Context) bool { return true }, time.Hour, "everything ended by itself"},
+		{"killed at its own drain bound", func(context.Context) bool { return false }, time.Hour, "did not drain in its own time"},
+		{"cut short", func(ctx context.Context) bool { <-ctx.Done(); return false }, time.Millisecond, "the bound came"},
 	} {
 		var log syncBuffer
 		if err := wayOut(tc.bound, nil, slog.New(slog.NewTextHandler(&log, nil)), nil, tc.stop); err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 		}
-		if !strings.Contains(log.String(), tc.want) {
+		if !strings.Contains(log.String(), tc.want) || (tc.want != "everything ended by itself" && strings.Contains(log.String(), "everything ended by itself")) {
 			t.Errorf("%s: the last line does not say %q:\n%s", tc.name, tc.want, log.String())
 		}
 	}

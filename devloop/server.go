@@ -13,8 +13,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // goBuild is the dev image's build of the app. The e2e tests and the bench
@@ -63,6 +66,10 @@ type launcher struct {
 }
 
 func (l launcher) start(bin string) (server, error) {
+	bin, err := filepath.Abs(bin) // as delve passes it on, and /proc shows it
+	if err != nil {
+		return nil, err
+	}
 	ports, err := freePorts(2) // the app's and delve's
 	if err != nil {
 		return nil, err
@@ -89,10 +96,17 @@ func (l launcher) start(bin string) (server, error) {
 		return nil, err
 	}
 	p.cmd = cmd
+	if !l.debug {
+		go func() { p.exited(cmd.Wait()) }()
+		return p, nil
+	}
+	p.delveDone, p.appFound = make(chan struct{}), make(chan struct{})
 	go func() {
-		p.exitErr = cmd.Wait()
-		close(p.done)
+		err := cmd.Wait()
+		close(p.delveDone)
+		p.exited(fmt.Errorf("its delve exited (%s)", exitStatus(err)))
 	}()
+	go p.followDebuggee(bin)
 	return p, nil
 }
 
@@ -114,13 +128,23 @@ func freePorts(n int) ([]int, error) {
 }
 
 // process is a started server: the app itself, or delve with the app as its
-// child.
+// child. Under delve, the server is the app: it is done when the app
+// exits, though its delve stays for its clients (or when delve ends first).
 type process struct {
 	cmd       *exec.Cmd
 	addr      string
 	debugAddr string
 	done      chan struct{}
+	once      sync.Once
 	exitErr   error // set before done closes
+
+	// Under delve: delve's own end, and the app it started, held by a
+	// handle (a pidfd) from the moment it is found; appFound closes then,
+	// or when delve ends without one.
+	delveDone chan struct{}
+	appFound  chan struct{}
+	app       *os.Process
+	appPid    int
 }
 
 func (p *process) Addr() string          { return p.addr }
@@ -128,8 +152,110 @@ func (p *process) DebugAddr() string     { return p.debugAddr }
 func (p *process) Done() <-chan struct{} { return p.done }
 
 // Err says how the process ended, once Done is closed: nil for exit status
-// 0, else exec's error, which names the status or the signal.
+// 0, else an error that names the status or the signal.
 func (p *process) Err() error { return p.exitErr }
+
+// exited records the first end seen (under delve: the app's or delve's).
+func (p *process) exited(err error) {
+	p.once.Do(func() {
+		p.exitErr = err
+		close(p.done)
+	})
+}
+
+// followDebuggee finds the app delve starts (bin) and watches it until it
+// exits. delve forks it, then loads its debug tables before letting it
+// run, so it is found long before it can exit. Its exit shows on a pidfd, which
+// becomes readable once it is a zombie, before delve reaps it: its status
+// is read then, from /proc, when delve has not been quicker.
+func (p *process) followDebuggee(bin string) {
+	delve := p.cmd.Process.Pid
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	watch := -1
+	for watch < 0 {
+		for _, pid := range childrenOf(delve) {
+			if app, fd, ok := holdChild(pid, delve, bin); ok {
+				p.app, p.appPid, watch = app, pid, fd
+				break
+			}
+		}
+		if watch >= 0 {
+			break
+		}
+		select {
+		case <-p.delveDone:
+			close(p.appFound)
+			return
+		case <-tick.C:
+		}
+	}
+	close(p.appFound)
+	defer unix.Close(watch)
+	for {
+		_, err := unix.Poll([]unix.PollFd{{Fd: int32(watch), Events: unix.POLLIN}}, -1)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	p.exited(p.debuggeeStatus())
+}
+
+// holdChild takes handles on pid, which were delve's child running bin
+// when taken: one to signal it, one to learn of its exit. Checked after
+// they are held, so that they cannot be another process's that got the
+// pid. delve has other children than the app: itself, forked, before the
+// exec of bin, and Go's probe of the kernel's pidfd support, which exits
+// at once (delve is a Go program).
+func holdChild(pid, delve int, bin string) (*os.Process, int, bool) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil, 0, false
+	}
+	app, err := os.FindProcess(pid) // on Linux, a pidfd too
+	if err != nil {
+		unix.Close(fd)
+		return nil, 0, false
+	}
+	if stat, ok := readProcStat(pid); !ok || stat.ppid != delve || !runs(pid, bin) {
+		app.Release()
+		unix.Close(fd)
+		return nil, 0, false
+	}
+	return app, fd, true
+}
+
+// runs says whether pid has executed bin: by the name it was started with,
+// which delve passes as the app's argv[0]. (Not by its executable: delve's
+// own children, before an exec or never, have delve's, which in the tests
+// is the app's too.)
+func runs(pid int, bin string) bool {
+	cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+	return argv0 == bin
+}
+
+// errStatusUnknown: delve reaped its app before devloop read how it ended.
+var errStatusUnknown = errors.New("the app exited under delve, which reaped it before devloop read its status")
+
+// debuggeeStatus is how the app under delve ended, read from /proc while
+// it is a zombie, which only its parent, delve, could otherwise learn.
+// The handle, still alive, says the zombie read is the app's.
+func (p *process) debuggeeStatus() error {
+	stat, ok := readProcStat(p.appPid)
+	alive := p.app.Signal(syscall.Signal(0)) == nil
+	if !ok || !alive || stat.state != 'Z' {
+		return errStatusUnknown
+	}
+	status := syscall.WaitStatus(stat.exitCode)
+	switch {
+	case status.Signaled():
+		return fmt.Errorf("signal: %v", status.Signal())
+	case status.ExitStatus() != 0:
+		return fmt.Errorf("exit status %d", status.ExitStatus())
+	}
+	return nil
+}
 
 func (p *process) Wait(ctx context.Context) error {
 	tick := time.NewTicker(2 * time.Millisecond)
@@ -138,7 +264,7 @@ func (p *process) Wait(ctx context.Context) error {
 		conn, err := net.DialTimeout("tcp", p.addr, time.Second)
 		if err == nil {
 			conn.Close()
-			return nil
+			return p.waitAppFound(ctx)
 		}
 		select {
 		case <-p.done:
@@ -147,6 +273,20 @@ func (p *process) Wait(ctx context.Context) error {
 			return ctx.Err()
 		case <-tick.C:
 		}
+	}
+}
+
+// waitAppFound waits, under delve, until the app that answers is held, so
+// that Stop can signal it.
+func (p *process) waitAppFound(ctx context.Context) error {
+	if p.appFound == nil {
+		return nil
+	}
+	select {
+	case <-p.appFound:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -187,69 +327,75 @@ func (p *process) Stop(ctx context.Context) error {
 		}
 	}
 	var err error
-	app := debuggee(p.cmd.Process.Pid)
-	if app != nil {
-		defer app.Release()
-		_ = app.Signal(syscall.SIGINT)
-		if err = waitGone(ctx, app.Pid, p.cmd.Process.Pid); errors.Is(err, errNotDrained) {
-			_ = app.Kill()
+	select {
+	case <-p.appFound: // delve starts it at once
+	case <-ctx.Done():
+	}
+	if isClosed(p.appFound) && p.app != nil {
+		select {
+		case <-p.done: // the app is gone already: nothing to signal
+		default:
+			_ = p.app.Signal(syscall.SIGINT)
+			if err = p.waitAppGone(ctx); errors.Is(err, errNotDrained) {
+				_ = p.app.Kill()
+			}
 		}
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-p.done:
+	case <-p.delveDone:
 	case <-ctx.Done():
 		_ = p.cmd.Process.Kill()
-		if app != nil {
-			_ = app.Kill() // delve's end does not end its debuggee: a traced process goes on once let go
+		<-p.delveDone
+		<-p.appFound // at delve's end at the latest
+		if p.app != nil {
+			_ = p.app.Kill() // delve's end does not end its debuggee: a traced process goes on once let go
 		}
-		<-p.done
 		err = cmp.Or(err, errNotDrained)
 	}
+	<-p.done
 	return err
 }
 
-// debuggee is the app delve (pid) started, by a handle that stays its own:
-// found through /proc, then checked to be delve's child once held. nil when
-// delve has none.
-func debuggee(delve int) *os.Process {
-	pid := childOf(delve)
-	if pid == 0 {
-		return nil
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
-	app, err := os.FindProcess(pid) // on Linux, a pidfd
-	if err != nil {
-		return nil
-	}
-	if _, ppid, ok := procStat(pid); !ok || ppid != delve {
-		app.Release() // it exited, and the pid is someone else's now
-		return nil
-	}
-	return app
 }
 
-// waitGone waits for pid, delve's child, to exit, until ctx ends; it gives
-// up sooner on a process its debugger holds stopped (at a breakpoint),
-// which cannot act on a signal. Only /proc is read: nothing is sent to pid.
-func waitGone(ctx context.Context, pid, delve int) error {
+// waitAppGone waits for the app under delve to exit, until ctx ends; it
+// gives up sooner on an app its debugger holds stopped (at a breakpoint),
+// which cannot act on a signal. Only /proc is read: nothing is sent.
+//
+// Stopped, and the SIGINT sent still pending, is halted: while delve
+// passes the signal on, however slowly, the app is stopped too, but the
+// signal has been taken (it is what stopped it); at a breakpoint every
+// thread is held and none takes it. Seen on two reads in a row, not one:
+// right after the send, a thread stopped for a moment may not have taken
+// it yet.
+func (p *process) waitAppGone(ctx context.Context) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	held := 0
 	for {
-		state, ppid, ok := procStat(pid)
-		if !ok || state == 'Z' || ppid != delve {
+		select {
+		case <-p.done:
 			return nil
+		default:
 		}
-		// A moment in tracing stop is delve passing the signal on; staying
-		// there is a breakpoint.
-		if state == 't' || state == 'T' {
-			if held++; held >= 8 {
+		if haltedWithSIGINTPending(p.appPid) {
+			if held++; held >= 2 {
 				return errHalted
 			}
 		} else {
 			held = 0
 		}
 		select {
+		case <-p.done:
+			return nil
 		case <-ctx.Done():
 			return errNotDrained
 		case <-tick.C:
@@ -257,36 +403,80 @@ func waitGone(ctx context.Context, pid, delve int) error {
 	}
 }
 
-// procStat reads pid's state letter (R, S, t, Z...) and parent from /proc.
-func procStat(pid int) (state byte, ppid int, ok bool) {
+// haltedWithSIGINTPending says whether pid is stopped (by its tracer, or a
+// SIGSTOP) with a SIGINT sent to it that no thread has taken.
+func haltedWithSIGINTPending(pid int) bool {
+	stat, ok := readProcStat(pid)
+	if !ok || (stat.state != 't' && stat.state != 'T') {
+		return false
+	}
+	status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(status)) {
+		if mask, ok := strings.CutPrefix(line, "ShdPnd:"); ok {
+			pending, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64)
+			return err == nil && pending&(1<<(syscall.SIGINT-1)) != 0
+		}
+	}
+	return false
+}
+
+// procStatus is what /proc/<pid>/stat says of a process: its state letter
+// (R, S, t, Z...), its parent, and once it is a zombie its wait status.
+type procStatus struct {
+	state    byte
+	ppid     int
+	exitCode int
+}
+
+func readProcStat(pid int) (procStatus, bool) {
 	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return 0, 0, false
+		return procStatus{}, false
 	}
 	// "pid (comm) S ppid ...": comm may hold spaces and parentheses.
 	i := strings.LastIndexByte(string(stat), ')')
 	if i < 0 {
-		return 0, 0, false
+		return procStatus{}, false
 	}
+	// From the state (the 3rd field) on; exit_code is the 52nd (proc(5)).
 	fields := strings.Fields(string(stat[i+1:]))
-	if len(fields) < 2 || len(fields[0]) != 1 {
-		return 0, 0, false
+	if len(fields) < 50 || len(fields[0]) != 1 {
+		return procStatus{}, false
 	}
-	ppid, err = strconv.Atoi(fields[1])
-	return fields[0][0], ppid, err == nil
+	ppid, err1 := strconv.Atoi(fields[1])
+	exitCode, err2 := strconv.Atoi(fields[49])
+	return procStatus{state: fields[0][0], ppid: ppid, exitCode: exitCode}, err1 == nil && err2 == nil
 }
 
-// childOf is a child process of parent (the app delve started), or 0.
-func childOf(parent int) int {
+// childrenOf is parent's child processes (delve's: the app it started):
+// from the kernel's list of each of parent's threads' children, else, on
+// a kernel without it, from every process's parent.
+func childrenOf(parent int) []int {
+	var children []int
+	lists, _ := filepath.Glob(filepath.Join("/proc", strconv.Itoa(parent), "task", "*", "children"))
+	for _, list := range lists {
+		pids, _ := os.ReadFile(list)
+		for _, field := range strings.Fields(string(pids)) {
+			if pid, err := strconv.Atoi(field); err == nil {
+				children = append(children, pid)
+			}
+		}
+	}
+	if len(lists) > 0 {
+		return children
+	}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if _, ppid, ok := procStat(pid); ok && ppid == parent {
-			return pid
+		if stat, ok := readProcStat(pid); ok && stat.ppid == parent {
+			children = append(children, pid)
 		}
 	}
-	return 0
+	return children
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,7 +18,8 @@ import (
 )
 
 // TestMain lets the test binary stand in for the app: with DEVLOOP_TEST_APP
-// set it serves on PORT as the app does, draining on SIGINT ("serve"),
+// set it serves on PORT as the app does, draining on SIGINT ("serve"; GET
+// /exit makes it exit with status 3, as an os.Exit in a handler would),
 // exits at once with status 3 ("exit"), or serves and never drains
 // ("hang"). Named dlv (on a PATH the test sets), it stands in for delve.
 func TestMain(m *testing.M) {
@@ -34,6 +37,17 @@ func TestMain(m *testing.M) {
 		return
 	case "exit":
 		os.Exit(3)
+	case "pause":
+		// Takes a SIGINT, then stops, as an app does while a slow delve
+		// passes the signal on.
+		signals := make(chan os.Signal, 1)
+		signal.Notify(signals, os.Interrupt)
+		if _, err := net.Listen("tcp", ":"+os.Getenv("PORT")); err != nil { // it is ready
+			os.Exit(1)
+		}
+		<-signals
+		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+		select {} // killed by the test
 	}
 	os.Exit(m.Run())
 }
@@ -41,6 +55,7 @@ func TestMain(m *testing.M) {
 func serveLikeTheApp(drain bool) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
+	mux.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) { os.Exit(3) })
 	// The headers at once, the body 300 ms later: a client holding the
 	// headers knows its request is under way.
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
@@ -66,7 +81,9 @@ func serveLikeTheApp(drain bool) {
 
 // actLikeDelve is what devloop relies on of `dlv exec bin --headless ...
 // -- `: it starts bin as its child and outlives it; a signal of its own
-// kills the child, no drain.
+// kills the child, no drain. It reaps its child only then, which lets
+// devloop read the exit status of an app that exited (a real delve may
+// reap it first: devloop then says it does not know the status).
 func actLikeDelve(args []string) {
 	app := exec.Command(args[1])
 	app.Stdout, app.Stderr = os.Stdout, os.Stderr
@@ -75,9 +92,9 @@ func actLikeDelve(args []string) {
 	if err := app.Start(); err != nil {
 		os.Exit(1)
 	}
-	go func() { _ = app.Wait() }()
 	<-signals
 	_ = app.Process.Kill()
+	_ = app.Wait()
 }
 
 func testLauncher(t *testing.T, mode string) server {
@@ -106,9 +123,14 @@ func launch(t *testing.T, mode string, debug bool) server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = s.(*process).cmd.Process.Kill()
-		if app := debuggee(s.(*process).cmd.Process.Pid); app != nil {
-			_ = app.Kill()
+		p := s.(*process)
+		_ = p.cmd.Process.Kill()
+		if debug {
+			<-p.appFound
+			if p.app != nil {
+				_ = p.app.Kill()
+			}
+			<-p.delveDone
 		}
 		<-s.Done()
 	})
@@ -200,13 +222,16 @@ func TestServerThatDoesNotDrainIsKilledWhenTheBoundComes(t *testing.T) {
 func TestServerHaltedAtABreakpointIsEndedByItsDelve(t *testing.T) {
 	s := launch(t, "serve", true)
 	waitAnswers(t, s)
-	app := debuggee(s.(*process).cmd.Process.Pid)
+	p := s.(*process)
+	<-p.appFound
+	app := p.app
 	if app == nil {
 		t.Fatal("no app under the stand-in for delve")
 	}
 	if err := app.Signal(syscall.SIGSTOP); err != nil { // as a breakpoint holds it
 		t.Fatal(err)
 	}
+	eventually(t, "the app to be held", func() bool { stat, _ := readProcStat(p.appPid); return stat.state == 'T' })
 	if err := stopWithin(t, context.Background(), s); !errors.Is(err, errHalted) {
 		t.Errorf("Stop of an app halted at a breakpoint: %v; want %v", err, errHalted)
 	}
@@ -222,19 +247,74 @@ func TestServerThatExitsBeforeServingSaysHow(t *testing.T) {
 	if got := exitStatus(s.Err()); got != "exit status 3" {
 		t.Errorf("its exit: %q", got)
 	}
-	// Stop on a process already gone and reaped signals nothing, and returns.
+	// Stop on a process already gone returns at once, with nothing to say.
 	if err := stopWithin(t, context.Background(), s); err != nil {
 		t.Errorf("Stop of a server already gone: %v", err)
 	}
 }
 
-func TestProcStatReadsStateAndParent(t *testing.T) {
-	state, ppid, ok := procStat(os.Getpid())
-	if !ok || ppid != os.Getppid() || (state != 'R' && state != 'S') {
-		t.Fatalf("procStat(self) = %q %d %v; want R or S, %d", state, ppid, ok, os.Getppid())
+// TestServerUnderDelveThatExitsSaysHow: the server under delve is the app,
+// not delve, which outlives it: an app that exits before it serves ends
+// Wait with its exit status, and one that exits while serving (an os.Exit
+// in a handler) closes Done with it, delve still running.
+func TestServerUnderDelveThatExitsSaysHow(t *testing.T) {
+	s := launch(t, "exit", true)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Wait(ctx); err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("Wait on an app that exits at once under delve with status 3: %v", err)
 	}
-	if childOf(os.Getppid()) == 0 {
-		t.Error("childOf(our parent) found no child; we are one")
+
+	s = launch(t, "serve", true)
+	waitAnswers(t, s)
+	if _, err := http.Get("http://" + s.Addr() + "/exit"); err == nil {
+		t.Fatal("GET /exit got an answer")
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the app under delve exited, and Done stayed open")
+	}
+	if got := exitStatus(s.Err()); got != "exit status 3" {
+		t.Errorf("its exit: %q", got)
+	}
+	if isClosed(s.(*process).delveDone) {
+		t.Error("the stand-in delve is gone: Done closed for delve's end, not the app's")
+	}
+	if err := stopWithin(t, context.Background(), s); err != nil {
+		t.Errorf("Stop of a server whose app is gone: %v", err)
+	}
+}
+
+// TestHaltedMeansStoppedWithTheSignalUntaken: an app stopped after it took
+// the SIGINT (a slow delve passing it on) is not halted, however long it
+// stays stopped; one stopped with the SIGINT still pending is.
+func TestHaltedMeansStoppedWithTheSignalUntaken(t *testing.T) {
+	p := testLauncher(t, "pause").(*process)
+	pid := p.cmd.Process.Pid
+	waitAnswers(t, p) // it listens once it waits for its signal
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the app to stop", func() bool { stat, _ := readProcStat(pid); return stat.state == 'T' })
+	if haltedWithSIGINTPending(pid) {
+		t.Error("an app stopped after it took its SIGINT was taken for halted at a breakpoint")
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if !haltedWithSIGINTPending(pid) {
+		t.Error("an app stopped with a SIGINT pending was not taken for halted")
+	}
+}
+
+func TestProcStatReadsStateAndParent(t *testing.T) {
+	stat, ok := readProcStat(os.Getpid())
+	if !ok || stat.ppid != os.Getppid() || (stat.state != 'R' && stat.state != 'S') {
+		t.Fatalf("readProcStat(self) = %+v %v; want R or S, parent %d", stat, ok, os.Getppid())
+	}
+	if !slices.Contains(childrenOf(os.Getppid()), os.Getpid()) {
+		t.Error("childrenOf(our parent) does not list us")
 	}
 }
 

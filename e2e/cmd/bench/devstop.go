@@ -12,6 +12,10 @@ import (
 // wayOut): whether everything ended by itself, and how long it took.
 var devloopStopped = regexp.MustCompile(`msg="stopped: ([^"]*)" from=devloop took=(\S+)`)
 
+// maxDevStop is far from the goal (under 1 s) so that only a regression,
+// never a busy machine, trips it: twice the goal, half devloop's bound.
+const maxDevStop = 2 * time.Second
+
 // devStop times `docker compose stop` of the dev container while it holds
 // what a browser tab leaves open: an idle keep-alive connection, a
 // preconnected socket and a half-sent request.
@@ -35,5 +39,8 @@ func (b *bench) devStop() {
 	b.add(title, "exit code", code, "0: ended by itself, not SIGKILLed")
 	if code != "0" || !strings.HasPrefix(how, "everything ended by itself") {
 		b.far("docker compose stop of the dev container: exit code %s, devloop: %s", code, how)
+	}
+	if took > maxDevStop {
+		b.far("docker compose stop of the dev container took %s (bound %s, goal < 1 s)", round(took), maxDevStop)
 	}
 }
