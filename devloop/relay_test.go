@@ -384,6 +384,39 @@ func TestRelayABreakpointForAChangedFileWaitsForTheNextBuild(t *testing.T) {
 	}
 }
 
+// The user's trial: the editor knows the breakpoint of a save by the id
+// the relay gave it, and the new build's delve numbers it its own way.
+func TestRelayTheEditorHearsOfBreakpointsByTheIDsItWasGiven(t *testing.T) {
+	src, file := sourcesOnDisk(t)
+	r, addr, _ := startRelay(t, src)
+	old := startFakeDelve(t)
+	next := startFakeDelveWith(t, func(d *fakeDelve) { d.bpIDs = 40 })
+	r.compiling()
+	r.switchTo(old.addr)
+	e := dialEditor(t, addr)
+	e.attach(src, handlersFile, 3)
+	if err := os.WriteFile(file, []byte("package main\n\n// added\n// added\nfunc a() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	held := breakpointsOf(e.setBreakpoints(handlersFile, 5))[0].ID
+
+	r.compiling()
+	go r.switchTo(next.addr)
+	if got := breakpointsOf(e.readEvent("breakpoint"))[0].ID; got != held {
+		t.Errorf("the replay's breakpoint event names %d; want %d, the editor's", got, held)
+	}
+	next.emit("stopped", map[string]any{"reason": "breakpoint", "threadId": 1, "hitBreakpointIds": []int{41}})
+	var body struct{ HitBreakpointIds []int }
+	_ = json.Unmarshal(e.readEvent("stopped")["body"], &body)
+	if !slices.Equal(body.HitBreakpointIds, []int{held}) {
+		t.Errorf("the stop says breakpoints %v were hit; want [%d], the editor's", body.HitBreakpointIds, held)
+	}
+	next.emit("breakpoint", map[string]any{"reason": "changed", "breakpoint": map[string]any{"id": 41, "verified": true, "line": 6}})
+	if got := breakpointsOf(e.readEvent("breakpoint"))[0]; got.ID != held || got.Line != 6 {
+		t.Errorf("delve's breakpoint event reached the editor as %+v; want breakpoint %d at line 6", got, held)
+	}
+}
+
 func TestRelayMovesAClientInEveryStateAcrossASwitch(t *testing.T) {
 	for _, tc := range []struct {
 		state  string

@@ -23,7 +23,12 @@ type replayState struct {
 	files      map[string]*fileBreakpoints // by the path the editor names the file by
 	stopped    int                         // the thread the editor shows stopped, or 0
 	stepping   int                         // the thread the editor asked to step or pause, until delve says it stopped
-	lastHeldID int                         // ids of breakpoints held for the next build
+	lastOwnID  int                         // the last id the relay gave a breakpoint itself
+	// The editor knows each breakpoint by the id it was first told, and each
+	// new delve numbers the replayed ones its own way: every id delve sends
+	// the editor goes through ids first.
+	ids         map[int]int // delve's id → the editor's, in the delve the session is on
+	functionIDs []int       // the editor's ids of its function breakpoints, in the order it asked
 }
 
 // fileBreakpoints are one file's breakpoints: the last setBreakpoints for
@@ -43,9 +48,10 @@ type shownBreakpoint struct {
 	Source   json.RawMessage `json:"source,omitempty"`
 }
 
-// Ids the relay gives the breakpoints it answers for itself, far above
-// delve's, which count from 1 in each delve.
-const firstHeldID = 1 << 20
+// Ids the relay gives breakpoints itself (those it answers for, and those
+// whose delve id the editor already knows as another's), far above delve's,
+// which count from 1 in each delve.
+const firstOwnID = 1 << 20
 
 const heldMessage = "devloop: this file changed since the serving build compiled it; the breakpoint applies from the build of your save on"
 
@@ -58,7 +64,9 @@ const (
 	ending                        // disconnect: the session ends (session.end)
 )
 
-func newReplayState() *replayState { return &replayState{files: map[string]*fileBreakpoints{}} }
+func newReplayState() *replayState {
+	return &replayState{files: map[string]*fileBreakpoints{}, ids: map[int]int{}}
+}
 
 // request records what a replay needs of the editor's request m, and says
 // where it goes. changed says whether a file (its path in the container)
@@ -105,25 +113,107 @@ func (st *replayState) request(m message, changed func(path string) bool) (route
 }
 
 // answered records delve's answer to a request of the editor's that went to
-// it: where its breakpoints are, as the editor now shows them.
+// it: where its breakpoints are, as the editor now shows them, under the ids
+// it knows them by (it rewrites the answer's).
 func (st *replayState) answered(request, response message) {
-	if request.str("command") != "setBreakpoints" || !response.succeeded() {
+	if !response.succeeded() {
 		return
 	}
-	var body struct{ Breakpoints []shownBreakpoint }
-	_ = json.Unmarshal(response["body"], &body)
-	st.file(sourcePath(request["arguments"])).shown = body.Breakpoints
+	switch request.str("command") {
+	case "setBreakpoints":
+		st.file(sourcePath(request["arguments"])).shown = st.renumber(response)
+	case "setFunctionBreakpoints":
+		st.functionIDs = nil
+		for _, bp := range st.renumber(response) {
+			st.functionIDs = append(st.functionIDs, bp.ID)
+		}
+	}
 }
 
-// observe records an event of the delve the session is on.
+// renumber gives the breakpoints of delve's answer the editor's ids, and
+// returns them as the editor is told them.
+func (st *replayState) renumber(response message) []shownBreakpoint {
+	var body map[string]json.RawMessage
+	var bps []message
+	_ = json.Unmarshal(response["body"], &body)
+	_ = json.Unmarshal(body["breakpoints"], &bps)
+	for _, bp := range bps {
+		if id := bp.int("id"); id != 0 {
+			bp.set("id", st.editorID(id))
+		}
+	}
+	if body == nil {
+		return nil
+	}
+	body["breakpoints"], _ = json.Marshal(bps)
+	response.set("body", body)
+	var shown []shownBreakpoint
+	_ = json.Unmarshal(body["breakpoints"], &shown)
+	return shown
+}
+
+// editorID is the id the editor knows delve's breakpoint by: delve's own
+// for one the editor has not seen, unless the editor knows that number as
+// another breakpoint (delve's, of an earlier build).
+func (st *replayState) editorID(delveID int) int {
+	if id, ok := st.ids[delveID]; ok {
+		return id
+	}
+	id := delveID
+	if st.editorKnows(id) {
+		st.lastOwnID = max(st.lastOwnID+1, firstOwnID)
+		id = st.lastOwnID
+	}
+	st.ids[delveID] = id
+	return id
+}
+
+func (st *replayState) editorKnows(id int) bool {
+	for _, f := range st.files {
+		if slices.ContainsFunc(f.shown, func(bp shownBreakpoint) bool { return bp.ID == id }) {
+			return true
+		}
+	}
+	return slices.Contains(st.functionIDs, id) || slices.Contains(slices.Collect(maps.Values(st.ids)), id)
+}
+
+// observe records an event of the delve the session is on, and gives the
+// breakpoints it names the editor's ids (it rewrites the event's): a
+// breakpoint the editor was never told of is not said to be hit.
 func (st *replayState) observe(e message) {
 	switch e.str("event") {
 	case "stopped":
-		var body struct{ ThreadID int }
+		var stop struct {
+			ThreadID         int
+			HitBreakpointIds []int
+		}
+		_ = json.Unmarshal(e["body"], &stop)
+		st.stopped, st.stepping = max(stop.ThreadID, 1), 0
+		if stop.HitBreakpointIds == nil {
+			return
+		}
+		hit := []int{}
+		for _, delveID := range stop.HitBreakpointIds {
+			if id, ok := st.ids[delveID]; ok {
+				hit = append(hit, id)
+			}
+		}
+		var body map[string]json.RawMessage
 		_ = json.Unmarshal(e["body"], &body)
-		st.stopped, st.stepping = max(body.ThreadID, 1), 0
+		body["hitBreakpointIds"], _ = json.Marshal(hit)
+		e.set("body", body)
 	case "continued":
 		st.stopped = 0
+	case "breakpoint":
+		var body map[string]json.RawMessage
+		var bp message
+		_ = json.Unmarshal(e["body"], &body)
+		if json.Unmarshal(body["breakpoint"], &bp) != nil || bp.int("id") == 0 {
+			return
+		}
+		bp.set("id", st.editorID(bp.int("id")))
+		body["breakpoint"] = bp.bytes()
+		e.set("body", body)
 	}
 }
 
@@ -172,12 +262,16 @@ func (f *fileBreakpoints) forNextBuild() json.RawMessage {
 
 // moved records that the session now runs in build n, whose delve answered
 // the replayed setBreakpoints with answers (by the editor's path; nil: no
-// answer), and returns what the editor must be told, in order: that the
+// answer) and the replayed setFunctionBreakpoints with functions: each
+// breakpoint keeps the id the editor knows it by, whatever delve's now. It
+// returns what the editor must be told, in order: that the
 // thread it shows stopped (in the old build) runs; each breakpoint whose
 // state changed (held ones now bound, or ones that no longer bind); and a
 // line in its console for each that does not bind.
-func (st *replayState) moved(n int, answers map[string]message) []message {
+func (st *replayState) moved(n int, answers map[string]message, functions message) []message {
 	var tell []message
+	st.ids = map[int]int{}
+	st.learnIDs(st.functionIDs, functions)
 	if st.stopped != 0 {
 		// The stopped frame was the old build's; it is gone.
 		tell = append(tell, event("continued", map[string]any{"threadId": st.stopped, "allThreadsContinued": true}))
@@ -192,12 +286,11 @@ func (st *replayState) moved(n int, answers map[string]message) []message {
 			continue
 		}
 		f.serving, f.next = f.forNextBuild(), nil
-		var now []shownBreakpoint
-		if answer := answers[path]; answer != nil && answer.succeeded() {
-			var body struct{ Breakpoints []shownBreakpoint }
-			_ = json.Unmarshal(answer["body"], &body)
-			now = body.Breakpoints
+		var known []int
+		for _, bp := range f.shown {
+			known = append(known, bp.ID)
 		}
+		now := st.learnIDs(known, answers[path])
 		for i := range f.shown {
 			was := &f.shown[i]
 			bound := shownBreakpoint{Message: fmt.Sprintf("devloop: not bound in build %d", n)}
@@ -221,6 +314,23 @@ func (st *replayState) moved(n int, answers map[string]message) []message {
 		}
 	}
 	return tell
+}
+
+// learnIDs records that delve's answer to a replayed request (nil: none)
+// names, in the order asked, the breakpoints the editor knows by known, and
+// returns the answer's breakpoints.
+func (st *replayState) learnIDs(known []int, answer message) []shownBreakpoint {
+	if answer == nil || !answer.succeeded() {
+		return nil
+	}
+	var body struct{ Breakpoints []shownBreakpoint }
+	_ = json.Unmarshal(answer["body"], &body)
+	for i, bp := range body.Breakpoints {
+		if i < len(known) && known[i] != 0 && bp.ID != 0 {
+			st.ids[bp.ID] = known[i]
+		}
+	}
+	return body.Breakpoints
 }
 
 // cleanup is what clears, in the delve the session is on, what the editor
@@ -290,8 +400,8 @@ func (st *replayState) held(args json.RawMessage) []shownBreakpoint {
 	_ = json.Unmarshal(args, &a)
 	shown := []shownBreakpoint{}
 	for _, bp := range a.Breakpoints {
-		st.lastHeldID = max(st.lastHeldID+1, firstHeldID)
-		shown = append(shown, shownBreakpoint{ID: st.lastHeldID, Line: bp.Line, Message: heldMessage, Source: a.Source})
+		st.lastOwnID = max(st.lastOwnID+1, firstOwnID)
+		shown = append(shown, shownBreakpoint{ID: st.lastOwnID, Line: bp.Line, Message: heldMessage, Source: a.Source})
 	}
 	return shown
 }

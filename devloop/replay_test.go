@@ -83,7 +83,7 @@ func TestReplayStateHoldsBreakpointsOfAChangedFileForTheNextBuild(t *testing.T) 
 		t.Fatalf("a breakpoint of a changed file went %v; want held", where)
 	}
 	bps := breakpointsOf(answer)
-	if len(bps) != 1 || bps[0].Verified || bps[0].Line != 5 || bps[0].ID < firstHeldID {
+	if len(bps) != 1 || bps[0].Verified || bps[0].Line != 5 || bps[0].ID < firstOwnID {
 		t.Errorf("the editor is answered %+v", bps)
 	}
 	// The build on now runs none of the file's (the session clears them);
@@ -102,7 +102,7 @@ func TestReplayStateHoldsBreakpointsOfAChangedFileForTheNextBuild(t *testing.T) 
 	}
 	// The next build binds it: the editor is told, under the id it was given.
 	next := response(editorRequest(9, "setBreakpoints", nil), true, "", map[string]any{"breakpoints": []map[string]any{{"id": 1, "verified": true, "line": 5}}})
-	told := st.moved(2, map[string]message{"/host/a.go": next})
+	told := st.moved(2, map[string]message{"/host/a.go": next}, nil)
 	if len(told) != 1 || told[0].str("event") != "breakpoint" {
 		t.Fatalf("after the move the editor is told %v", told)
 	}
@@ -125,7 +125,7 @@ func TestReplayStateAppliesBreakpointsOfAnUnchangedFileAtOnce(t *testing.T) {
 func TestReplayStateTellsOfBreakpointsThatNoLongerBind(t *testing.T) {
 	st := attachedState(t)
 	failed := response(editorRequest(9, "setBreakpoints", nil), true, "", map[string]any{"breakpoints": []map[string]any{{"id": 4, "verified": false, "message": "no code"}}})
-	told := st.moved(2, map[string]message{"/host/a.go": failed})
+	told := st.moved(2, map[string]message{"/host/a.go": failed}, nil)
 	var events []string
 	for _, m := range told {
 		events = append(events, m.str("event"))
@@ -138,7 +138,7 @@ func TestReplayStateTellsOfBreakpointsThatNoLongerBind(t *testing.T) {
 	}
 	// No answer at all (the request failed) is told the same way.
 	st = attachedState(t)
-	if told := st.moved(2, map[string]message{}); len(told) != 2 {
+	if told := st.moved(2, map[string]message{}, nil); len(told) != 2 {
 		t.Errorf("with no answer the editor is told %v", told)
 	}
 }
@@ -187,5 +187,61 @@ func TestReplayStateMapsPathsAsDelveDoes(t *testing.T) {
 		if got := st.inContainer(path); got != want {
 			t.Errorf("%s maps to %s, want %s", path, got, want)
 		}
+	}
+}
+
+// hitIDs is the hitBreakpointIds of a stopped event.
+func hitIDs(e message) []int {
+	var body struct{ HitBreakpointIds []int }
+	_ = json.Unmarshal(e["body"], &body)
+	return body.HitBreakpointIds
+}
+
+func TestReplayStateGivesTheEditorOnlyIDsItWasTold(t *testing.T) {
+	st := attachedState(t) // a.go:3 is the first delve's breakpoint 1
+	setB := editorRequest(4, "setBreakpoints", setBreakpointsArgs("/host/b.go", 7))
+	st.request(setB, unchanged)
+	st.answered(setB, response(setB, true, "", map[string]any{"breakpoints": []map[string]any{{"id": 2, "verified": true, "line": 7}}}))
+	setF := editorRequest(5, "setFunctionBreakpoints", map[string]any{"breakpoints": []map[string]string{{"name": "main.f"}}})
+	st.request(setF, unchanged)
+	st.answered(setF, response(setF, true, "", map[string]any{"breakpoints": []map[string]any{{"id": 3, "verified": true}}}))
+	// A save moves a.go's breakpoint: held for the next build, under an id
+	// of the relay's.
+	_, answer := st.request(editorRequest(6, "setBreakpoints", setBreakpointsArgs("/host/a.go", 5)), func(string) bool { return true })
+	held := breakpointsOf(answer)[0].ID
+
+	// The next build's delve numbers the replayed breakpoints its own way.
+	bound := func(id, line int) message {
+		return response(editorRequest(9, "setBreakpoints", nil), true, "", map[string]any{"breakpoints": []map[string]any{{"id": id, "verified": true, "line": line}}})
+	}
+	functions := response(editorRequest(9, "setFunctionBreakpoints", nil), true, "", map[string]any{"breakpoints": []map[string]any{{"id": 12, "verified": true}}})
+	st.moved(2, map[string]message{"/host/a.go": bound(10, 5), "/host/b.go": bound(11, 7)}, functions)
+
+	for delveID, want := range map[int][]int{10: {held}, 11: {2}, 12: {3}, 99: {}} {
+		stopped := event("stopped", map[string]any{"reason": "breakpoint", "threadId": 1, "hitBreakpointIds": []int{delveID}})
+		st.observe(stopped)
+		if got := hitIDs(stopped); !slices.Equal(got, want) {
+			t.Errorf("delve's breakpoint %d hit: the editor is told %v, want %v", delveID, got, want)
+		}
+	}
+	changed := event("breakpoint", map[string]any{"reason": "changed", "breakpoint": map[string]any{"id": 11, "verified": true, "line": 8}})
+	st.observe(changed)
+	if got := breakpointsOf(changed); got[0].ID != 2 || got[0].Line != 8 {
+		t.Errorf("delve's breakpoint event for its 11 says %+v; want the editor's 2", got)
+	}
+
+	// A breakpoint set in this delve that it numbers 3, which the editor
+	// knows as main.f's: the editor gets another id.
+	setC := editorRequest(10, "setBreakpoints", setBreakpointsArgs("/host/c.go", 4))
+	st.request(setC, unchanged)
+	answerC := bound(3, 4)
+	st.answered(setC, answerC)
+	if id := breakpointsOf(answerC)[0].ID; id == 3 || id == 2 || id == held {
+		t.Errorf("a new breakpoint is told as %d, an id the editor knows as another's", id)
+	}
+	stopped := event("stopped", map[string]any{"reason": "breakpoint", "threadId": 1, "hitBreakpointIds": []int{3}})
+	st.observe(stopped)
+	if got := hitIDs(stopped); !slices.Equal(got, []int{breakpointsOf(answerC)[0].ID}) {
+		t.Errorf("the new breakpoint hit is told as %v; want the id its answer gave", got)
 	}
 }

@@ -157,10 +157,14 @@ func (s *session) moveTo(b build) {
 	s.moving = up // its events wait for the end of the replay
 	s.mu.Unlock()
 	answers := map[string]message{}
+	var functions message
 	for i, r := range replay {
 		ctx, cancel := context.WithTimeout(s.editorOpen, answerTimeout)
 		reply, err := up.call(ctx, r.command, r.args)
 		cancel()
+		if r.command == "setFunctionBreakpoints" {
+			functions = reply
+		}
 		if r.command == "setBreakpoints" {
 			// A file's breakpoints that no longer bind (the file is gone)
 			// do not stop the rest: the editor is told of them (moved).
@@ -186,7 +190,7 @@ func (s *session) moveTo(b build) {
 	s.build = b
 	s.mu.Lock()
 	s.up, s.moving = up, nil
-	told := s.state.moved(b.n, answers)
+	told := s.state.moved(b.n, answers, functions)
 	// What the replay changed first, then delve's events that came during
 	// it, then whatever comes meanwhile: all in order.
 	for _, e := range s.queue {
