@@ -30,8 +30,9 @@ type Project struct {
 }
 
 // NewProject returns the project; when the test ends it shows the logs if
-// the test failed, then removes containers, volumes and the images it built
-// (down -v --rmi local), also when the test failed.
+// the test failed, then removes containers of every profile, volumes and
+// the images it built (down -v --rmi local), also when the test failed, and
+// fails the test if a container is left.
 func NewProject(t TB, dir string, profiles ...string) *Project {
 	t.Helper()
 	p := &Project{reporter: reporter{t}, Dir: dir, Name: UniqueName("go-webapp-e2e-"), profiles: profiles}
@@ -40,8 +41,16 @@ func NewProject(t TB, dir string, profiles ...string) *Project {
 			logs, _ := Run(context.Background(), p.Dir, p.Env(), "docker", p.args("logs", "--no-color")...)
 			t.Logf("compose logs of %s:\n%s", p.Name, logs)
 		}
-		if out, err := Run(context.Background(), p.Dir, p.Env(), "docker", p.args("down", "-v", "--rmi", "local")...); err != nil {
+		// --profile '*': every service the test started, whatever its
+		// profile (a test of make debug starts dev too).
+		if out, err := Run(context.Background(), p.Dir, p.Env(), "docker", "compose", "--profile", "*", "down", "-v", "--rmi", "local"); err != nil {
 			t.Errorf("compose down -v: %v\n%s", err, out)
+		}
+		// A test that starts a service of another profile than the
+		// project's (dev beside debug) must not leave it behind.
+		left, _ := Run(context.Background(), "", nil, "docker", "ps", "-a", "-q", "--filter", "label=com.docker.compose.project="+p.Name)
+		if left = strings.TrimSpace(left); left != "" {
+			t.Errorf("compose down -v left containers of %s: %s", p.Name, strings.Join(strings.Fields(left), " "))
 		}
 	})
 	return p
