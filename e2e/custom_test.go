@@ -48,8 +48,8 @@ func isTheSample(t harness.TB, repo string) (bool, string) {
 	// Your project may have no app/handlers.go any more.
 	handlers, _ := os.ReadFile(filepath.Join(repo, "app", "handlers.go"))
 	switch {
-	case !strings.Contains(string(handlers), `"Hello, World!"`):
-		return false, "GET / no longer says Hello, World! in app/handlers.go"
+	case !sampleGreeting.Match(handlers):
+		return false, "app/handlers.go has no handleHello answering a string"
 	case harness.ModulePath(t, repo) != sampleModule:
 		return false, "the module path is " + harness.ModulePath(t, repo)
 	case !sampleImageLine.MatchString(harness.ReadFile(t, filepath.Join(repo, "Makefile"))):
@@ -78,13 +78,19 @@ func makeItYours(t harness.TB, repo string) {
 	t.Helper()
 	app := func(file string) string { return filepath.Join(repo, "app", file) }
 
-	// GET / and the two rows of TestRoutes that know its answer.
-	harness.ReplaceIn(t, app("handlers.go"), `"Hello, World!"`, fmt.Sprintf("%q", yours.greeting))
-	routesTest := harness.ReadFile(t, app("routes_test.go"))
-	if !strings.Contains(routesTest, `"Hello, World!"`) {
-		t.Fatalf("app/routes_test.go no longer has the sample's greeting: update makeItYours with the docs")
+	// GET / and the rows of TestRoutes that know its answer, whatever the
+	// sample says today.
+	m := sampleGreeting.FindStringSubmatch(harness.ReadFile(t, app("handlers.go")))
+	if m == nil {
+		t.Fatalf("app/handlers.go has no handleHello answering a string: update makeItYours with the docs")
 	}
-	harness.WriteFile(t, app("routes_test.go"), strings.ReplaceAll(routesTest, `"Hello, World!"`, fmt.Sprintf("%q", yours.greeting)))
+	greeting := m[1]
+	harness.ReplaceIn(t, app("handlers.go"), greeting, fmt.Sprintf("%q", yours.greeting))
+	routesTest := harness.ReadFile(t, app("routes_test.go"))
+	if !strings.Contains(routesTest, greeting) {
+		t.Fatalf("app/routes_test.go does not test GET /'s answer %s: update makeItYours with the docs", greeting)
+	}
+	harness.WriteFile(t, app("routes_test.go"), strings.ReplaceAll(routesTest, greeting, fmt.Sprintf("%q", yours.greeting)))
 
 	// The page of docs/development.md, file by file as it gives them.
 	for file, code := range docExample(t) {
@@ -129,6 +135,10 @@ func handleOrder() echo.HandlerFunc {
 	makefile := filepath.Join(repo, "Makefile")
 	harness.WriteFile(t, makefile, sampleImageLine.ReplaceAllString(harness.ReadFile(t, makefile), "IMAGE${1}?= "+yours.image))
 }
+
+// sampleGreeting finds the string literal the sample's handleHello
+// answers GET / with.
+var sampleGreeting = regexp.MustCompile(`(?s)func handleHello\(\) echo\.HandlerFunc \{.*?c\.String\(http\.StatusOK, ("[^"]*")\)`)
 
 // sampleImageLine is where the Makefile names the sample's image.
 var sampleImageLine = regexp.MustCompile(`(?m)^IMAGE(\s+)\?= go-webapp$`)
