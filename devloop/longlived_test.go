@@ -85,10 +85,19 @@ func TestFrontShutdownEndsOpenStreams(t *testing.T) {
 	}
 }
 
-// webSocket is a backend that accepts every request as a WebSocket (the
-// handshake without its key check, which is the client's) and sends frames;
-// then it reads until the connection ends.
+// webSocket is a backend that accepts every request as a WebSocket and
+// sends frames; then it reads until the connection ends.
 func webSocket(t *testing.T, frames []byte) *backendServer {
+	return webSocketServing(t, func(rw *bufio.ReadWriter) {
+		rw.Write(frames)
+		rw.Flush()
+	})
+}
+
+// webSocketServing is a backend that accepts every request as a WebSocket
+// (the handshake without its key check, which is the client's), runs send,
+// then reads until the connection ends.
+func webSocketServing(t *testing.T, send func(rw *bufio.ReadWriter)) *backendServer {
 	return serving(t, func(w http.ResponseWriter, r *http.Request) {
 		conn, rw, err := http.NewResponseController(w).Hijack()
 		if err != nil {
@@ -97,8 +106,7 @@ func webSocket(t *testing.T, frames []byte) *backendServer {
 		}
 		defer conn.Close()
 		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		rw.Write(frames)
-		rw.Flush()
+		send(rw)
 		_, _ = io.Copy(io.Discard, rw)
 	})
 }
@@ -271,20 +279,12 @@ func TestFrontSendsNoSecondCloseAfterTheApps(t *testing.T) {
 func TestFrontLetsTheFrameUnderWayEndBeforeTheClose(t *testing.T) {
 	f, url := startFront(t)
 	rest := make(chan struct{})
-	old := serving(t, func(w http.ResponseWriter, r *http.Request) {
-		conn, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close()
-		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	old := webSocketServing(t, func(rw *bufio.ReadWriter) {
 		rw.Write([]byte{0x81, 5, 'h', 'e'})
 		rw.Flush()
 		<-rest
 		rw.Write([]byte{'l', 'l', 'o', 0x81, 4, 'n', 'e', 'x', 't'})
 		rw.Flush()
-		_, _ = io.Copy(io.Discard, rw)
 	})
 	f.switchTo(old)
 	ws := openWebSocket(t, url, 4)
