@@ -20,8 +20,7 @@ import (
 // to its file and see them served at harness.MarkerPath.
 type devProject struct {
 	*harness.Project
-	marker  string // app/zz_e2e_marker.go in the copy
-	handler string // app/handlers.go in the copy, for debug_test.go
+	marker string // app/zz_e2e_marker.go in the copy
 }
 
 // markerText is what the marker route answers at first.
@@ -33,7 +32,6 @@ func newDevProject(t *testing.T, profiles ...string) *devProject {
 	return &devProject{
 		Project: harness.NewProject(t, repo, profiles...),
 		marker:  harness.AddMarker(t, repo, markerText),
-		handler: filepath.Join(repo, "app", "handlers.go"),
 	}
 }
 
